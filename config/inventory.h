@@ -1,0 +1,60 @@
+/* The YAML inventory: which devices to poll, how often, with which credentials.
+ *
+ *   defaults: { interval: 15s, timeout: 3s }
+ *   plugs:
+ *     - { name: fridge, host: 192.168.1.50 }              # port defaults to 9999
+ *   switches:
+ *     - { name: core, host: 192.168.1.2, username: admin, password_file: core.pass }
+ *
+ * Every error is reported as one line "FILE:LINE:COL: what is wrong" and nothing of a
+ * bad file is kept. */
+#ifndef TPLINK_INVENTORY_H
+#define TPLINK_INVENTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/secret.h"
+
+enum device_kind { DEVICE_PLUG, DEVICE_SWITCH };
+
+#define INVENTORY_NAME_MAX 64
+#define INVENTORY_HOST_MAX 255
+#define INVENTORY_MAX_DEVICES 100000
+
+struct device_config {
+    char *name;            /* unique across the inventory; [A-Za-z0-9_.:-]+, at most 64 */
+    enum device_kind kind; /* which section it came from */
+    char *host;            /* IP literal or host name */
+    uint16_t port;         /* plugs 9999, switches 80 unless set */
+    double interval_s;     /* >= 1 s */
+    double timeout_s;      /* > 0, <= interval */
+    char *username;        /* switches: default "admin" */
+    struct secret password;
+    char *password_file;   /* as written, resolved against the inventory's folder */
+    unsigned line;         /* line of the device's entry, for messages */
+};
+
+struct inventory {
+    char *path;
+    double default_interval_s; /* 15 s unless set */
+    double default_timeout_s;  /* 3 s unless set */
+    struct device_config *devices;
+    size_t n_devices;
+};
+
+/* Returns 0 on success. On failure returns -1, writes one line without a trailing
+ * newline to err ("FILE:LINE:COL: message") and leaves *out empty. */
+int inventory_load_file(const char *path, struct inventory *out, char *err, size_t errlen);
+/* The same from memory; name stands for the file in messages. Relative password_file
+ * paths resolve against base_dir (NULL: the current directory). */
+int inventory_load_string(const char *text, size_t len, const char *name, const char *base_dir,
+                          struct inventory *out, char *err, size_t errlen);
+void inventory_free(struct inventory *inv);
+const char *device_kind_name(enum device_kind kind); /* "plug" or "switch" */
+
+/* Prometheus-style duration: one or more <number><unit> with units ms, s, m, h, d, w, y
+ * ("1m30s", "500ms"). Returns 0 and seconds, or -1 on a malformed string. */
+int duration_parse(const char *text, double *seconds);
+
+#endif
