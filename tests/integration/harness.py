@@ -327,6 +327,18 @@ class Daemon(Process):
         return body.decode("utf-8")
 
 
+def wait_up(daemon, names, value=1, timeout=10.0):
+    """Waits until tplink_up{device=name} == value for every name; returns those Metrics."""
+    names = list(names)
+
+    def all_there():
+        m = daemon.metrics()
+        return m if all(m.get("tplink_up", device=n) == value for n in names) else None
+
+    return wait_until(all_there, timeout, interval=0.1,
+                      message=f"tplink_up == {value} for {', '.join(names)}")
+
+
 def write_inventory(text, directory=None):
     directory = directory or make_temp_dir("tplink-inv-")
     path = os.path.join(directory, "inventory.yml")
