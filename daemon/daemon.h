@@ -40,6 +40,7 @@ struct device {
 
 struct daemon {
     struct ev_loop *loop;
+    const struct collector *const *registry; /* NULL-terminated; `collectors` unless a test's */
     struct inventory inv;
     struct device *devices;
     size_t n_devices;
@@ -54,6 +55,9 @@ struct daemon {
  * Returns 0, or -1 with one line naming the device in err. */
 int daemon_init(struct daemon *d, struct ev_loop *loop, struct inventory *inv, char *err,
                 size_t errlen);
+/* The same with another registry of collectors: the tests' seam for fake devices. */
+int daemon_init_with(struct daemon *d, struct ev_loop *loop, struct inventory *inv,
+                     const struct collector *const *registry, char *err, size_t errlen);
 void daemon_start_polling(struct daemon *d);
 /* Asks every collector to end its sessions politely (switch logout); non-blocking. */
 void daemon_shutdown_sessions(struct daemon *d);

@@ -91,11 +91,27 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
     dev->col->poll_start(dev->state); /* may call poll_done before returning */
 }
 
+static const struct collector *lookup(const struct collector *const *registry,
+                                      enum device_kind kind)
+{
+    for (size_t i = 0; registry[i]; i++)
+        if (registry[i]->device_kind == kind)
+            return registry[i];
+    return NULL;
+}
+
 int daemon_init(struct daemon *d, struct ev_loop *loop, struct inventory *inv, char *err,
                 size_t errlen)
 {
+    return daemon_init_with(d, loop, inv, collectors, err, errlen);
+}
+
+int daemon_init_with(struct daemon *d, struct ev_loop *loop, struct inventory *inv,
+                     const struct collector *const *registry, char *err, size_t errlen)
+{
     memset(d, 0, sizeof *d);
     d->loop = loop;
+    d->registry = registry;
     d->inv = *inv;
     memset(inv, 0, sizeof *inv);
     strbuf_init(&d->exposition, 0);
@@ -110,7 +126,7 @@ int daemon_init(struct daemon *d, struct ev_loop *loop, struct inventory *inv, c
         const struct device_config *cfg = &d->inv.devices[i];
         dev->daemon = d;
         dev->cfg = cfg;
-        dev->col = collector_for_kind(cfg->kind);
+        dev->col = lookup(registry, cfg->kind);
         if (!dev->col) {
             snprintf(err, errlen, "device %s: no collector for kind %s", cfg->name,
                      device_kind_name(cfg->kind));

@@ -37,12 +37,12 @@ static const struct metric_family core_families[C_COUNT] = {
 
 #define MAX_TABLES 8
 
-static size_t metric_tables(struct metric_table *tables)
+static size_t metric_tables(const struct daemon *d, struct metric_table *tables)
 {
     size_t n = 0;
     tables[n++] = (struct metric_table){core_families, C_COUNT};
-    for (size_t i = 0; collectors[i] && n < MAX_TABLES; i++)
-        tables[n++] = collectors[i]->metrics;
+    for (size_t i = 0; d->registry[i] && n < MAX_TABLES; i++)
+        tables[n++] = d->registry[i]->metrics;
     return n;
 }
 
@@ -78,7 +78,7 @@ static void emit_device(struct expo *e, const struct device *dev, ev_tstamp now)
 static bool render(struct daemon *d, struct strbuf *out)
 {
     struct metric_table tables[MAX_TABLES];
-    struct expo *e = expo_new(tables, metric_tables(tables));
+    struct expo *e = expo_new(tables, metric_tables(d, tables));
     if (!e)
         return false;
     struct label build[2] = {{"version", TPLINK_VERSION}, {"revision", TPLINK_REVISION}};
