@@ -31,8 +31,8 @@ struct device_config {
     double timeout_s;      /* > 0, <= interval */
     char *username;        /* switches: default "admin" */
     struct secret password;
-    char *password_file;   /* as written, resolved against the inventory's folder */
-    unsigned line;         /* line of the device's entry, for messages */
+    char *password_file; /* path read, relative ones joined to the inventory's folder */
+    unsigned line;       /* line of the device's entry, for messages */
 };
 
 struct inventory {
@@ -44,7 +44,10 @@ struct inventory {
 };
 
 /* Returns 0 on success. On failure returns -1, writes one line without a trailing
- * newline to err ("FILE:LINE:COL: message") and leaves *out empty. */
+ * newline to err ("FILE:LINE:COL: message", or "FILE: message" when the file itself cannot
+ * be read) and leaves *out empty. A syntax error anywhere wins over other errors; YAML
+ * aliases are refused. On success, each switch with an inline password in a file that
+ * group or others can read gets one warning via log_msg (never the password). */
 int inventory_load_file(const char *path, struct inventory *out, char *err, size_t errlen);
 /* The same from memory; name stands for the file in messages. Relative password_file
  * paths resolve against base_dir (NULL: the current directory). */
@@ -52,9 +55,14 @@ int inventory_load_string(const char *text, size_t len, const char *name, const 
                           struct inventory *out, char *err, size_t errlen);
 void inventory_free(struct inventory *inv);
 const char *device_kind_name(enum device_kind kind); /* "plug" or "switch" */
+/* 1 when two devices are configured the same (every field, the secret included), so a
+ * reload can keep an unchanged device's state; 0 otherwise. The entry's line is ignored:
+ * moving a device within the file does not change it. */
+int device_config_equal(const struct device_config *a, const struct device_config *b);
 
-/* Prometheus-style duration: one or more <number><unit> with units ms, s, m, h, d, w, y
- * ("1m30s", "500ms"). Returns 0 and seconds, or -1 on a malformed string. */
+/* Prometheus-style duration: one or more <number><unit> with units y, w, d, h, m, s, ms in
+ * that order, each at most once, integer numbers without sign ("1m30s", "500ms"). Returns 0
+ * and seconds, or -1 on a malformed string, a zero total or more than 2^63-1 ms. */
 int duration_parse(const char *text, double *seconds);
 
 #endif
