@@ -14,6 +14,7 @@
 // Needs the package on the module path: run with NODE_PATH=<dir>/node_modules.
 'use strict';
 
+const net = require('net');
 const readline = require('readline');
 const { Device } = require('tplink-smarthome-simulator');
 
@@ -81,6 +82,37 @@ function apply(dev, outlet, key, value) {
   }
 }
 
+// A TCP port that is free right now. The package binds UDP first and then TCP on the same
+// number, so a port 0 from the UDP side may already be someone's TCP port; start from a
+// free TCP port instead.
+function freeTcpPort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen({ port: 0, host: ADDRESS }, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// Starts a device made by make(port); with port 0 asked, retries on a port taken meanwhile.
+async function startDevice(spec, make) {
+  for (let attempt = 1; ; attempt += 1) {
+    const dev = make(spec.port || (await freeTcpPort()));
+    try {
+      await dev.start();
+      return dev;
+    } catch (e) {
+      const dn = dev.deviceNetworking;
+      // The package retries listen() on its own 500 ms later; this device is abandoned.
+      if (dn.server) dn.server.listen = () => dn.server;
+      await dev.stop().catch(() => {});
+      if (e.code !== 'EADDRINUSE' || spec.port !== 0 || attempt >= 10) throw e;
+    }
+  }
+}
+
 async function main() {
   const opt = { delay: 0, garbage: 0 };
   const specs = [];
@@ -120,20 +152,22 @@ async function main() {
     const num = String(n + 1);
     const deviceId = `8006${num.padStart(36, '0')}`; // 40 hex digits like real ids
     const mac = `50:C7:BF:00:${num.padStart(4, '0').slice(0, 2)}:${num.padStart(4, '0').slice(2)}`;
-    const dev = new Device({
-      model: spec.model,
-      address: ADDRESS,
-      port: spec.port,
-      responseDelay: opt.delay,
-      unreliablePercent: opt.garbage,
-      data: { alias: spec.alias !== undefined ? spec.alias : `peer ${spec.model} ${num}`, deviceId, mac },
+    const dev = await startDevice(spec, (port) => {
+      const d = new Device({
+        model: spec.model,
+        address: ADDRESS,
+        port,
+        responseDelay: opt.delay,
+        unreliablePercent: opt.garbage,
+        data: { alias: spec.alias !== undefined ? spec.alias : `peer ${spec.model} ${num}`, deviceId, mac },
+      });
+      // Without a listener an 'error' event (bad request, client reset) would kill node.
+      d.deviceNetworking.on('error', (e) => process.stderr.write(`sim-peer: ${spec.model}: ${e.message}\n`));
+      // After construction: hs110v2 merges its defaults over the data passed in.
+      apply(d, undefined, 'relay', 1);
+      for (const [key, value] of spec.set) apply(d, undefined, key, value);
+      return d;
     });
-    // Without a listener an 'error' event (bad request, client reset) would kill node.
-    dev.deviceNetworking.on('error', (e) => process.stderr.write(`sim-peer: ${spec.model}: ${e.message}\n`));
-    // After construction: hs110v2 merges its defaults over the data passed in.
-    apply(dev, undefined, 'relay', 1);
-    for (const [key, value] of spec.set) apply(dev, undefined, key, value);
-    await dev.start();
     devices.push(dev);
     process.stdout.write(`ready ${spec.model} ${dev.address} ${dev.port} ${deviceId}\n`);
   }
