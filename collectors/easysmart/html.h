@@ -3,7 +3,8 @@
  * Real pages put their data <script> before <html> (and login pages have no DOCTYPE);
  * libxml2 in recover mode still places it in the tree, first in document order. Declared
  * charsets are ignored: a page is read as UTF-8, and bytes that are not valid UTF-8 are
- * taken as Latin-1, so a stray byte in a user string can never cut a script short. */
+ * taken as Latin-1, so a stray byte in a user string can never cut a script short. NUL
+ * bytes (which would end libxml2's input) are read as spaces. */
 #ifndef TPLINK_EASYSMART_HTML_H
 #define TPLINK_EASYSMART_HTML_H
 

@@ -18,6 +18,9 @@ struct lexer {
     const char *p, *end;
     bool regex_ok;   /* a '/' here starts a regular expression, not a division */
     bool line_start; /* only whitespace since the last line break (for "-->") */
+    /* A regular expression scan from before here found no end: a '/' before this point is
+     * a division. Keeps a line full of unclosed '/' linear instead of quadratic. */
+    const char *regex_fail_until;
 };
 
 static bool is_ident_start(unsigned char c)
@@ -118,15 +121,19 @@ static bool scan_string(struct lexer *lx)
  * regular expression ends on this line. */
 static bool scan_regex(struct lexer *lx)
 {
+    if (lx->p < lx->regex_fail_until)
+        return false;
     const char *q = lx->p + 1;
     bool in_class = false;
     while (q < lx->end) {
         char c = *q;
         if (c == '\n' || c == '\r')
-            return false;
+            break;
         if (c == '\\') {
-            if (lx->end - q < 2)
-                return false;
+            if (lx->end - q < 2) {
+                q = lx->end;
+                break;
+            }
             q += 2;
             continue;
         }
@@ -138,8 +145,10 @@ static bool scan_regex(struct lexer *lx)
             break;
         q++;
     }
-    if (q >= lx->end)
+    if (q >= lx->end || *q != '/') {
+        lx->regex_fail_until = q;
         return false;
+    }
     q++;
     while (q < lx->end && is_ident_char((unsigned char)*q))
         q++;
@@ -867,6 +876,7 @@ int js_doc_add_script(struct js_doc *d, const char *src, size_t len, unsigned sc
     ps.lx.end = src + len;
     ps.lx.regex_ok = true;
     ps.lx.line_start = true;
+    ps.lx.regex_fail_until = src;
     size_t depth = 0;
     for (;;) {
         struct tok t = lex_next(&ps.lx);

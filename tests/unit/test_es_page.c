@@ -500,6 +500,13 @@ static void test_js_variants(void **state)
     assert_int_equal(st.ports[0].tx_good, 4294967295u);
     assert_int_equal(st.ports[0].link_status, 6);
 
+    /* a '/' after `return` or `typeof` starts a regular expression, whose quote must not
+     * open a string that swallows the rest of the line */
+    parse_stats_ok("<script>function g(x){ return /\"/.test(x) + typeof /'/ } var max_port_num "
+                   "= 1; var all_info = {state:[1],link_status:[4],pkts:[1,2,3,4]};</script>",
+                   1, &st);
+    assert_int_equal(st.ports[0].link_status, 4);
+
     /* a later top-level declaration replaces an earlier one, as in the browser */
     parse_stats_ok("<script>var max_port_num = 1; var all_info = {state:[0],link_status:[0],"
                    "pkts:[0,0,0,0]};</script><script>var all_info = {state:[1],link_status:[3],"
@@ -1004,6 +1011,36 @@ static void test_truncation_other_pages(void **state)
     free(page);
 }
 
+/* Inputs built to make a careless scanner quadratic or deep: each is about 1 MiB and must
+ * finish well inside the test timeout, and the data after them must still be found. */
+static void test_pathological_pages(void **state)
+{
+    (void)state;
+    static const char *const units[] = {"(/", "[", "{", "\"x\n", "/*", "var a=[", "'\\", "<!--"};
+    const size_t size = ES_PAGE_MAX_BYTES - 4096;
+    char *page = malloc(ES_PAGE_MAX_BYTES);
+    assert_non_null(page);
+    static const char tail[] = "\n</script><script>var max_port_num = 1; var all_info = "
+                               "{state:[1],link_status:[6],pkts:[5,6,7,8]};</script>";
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        size_t o = (size_t)sprintf(page, "<script>");
+        size_t ul = strlen(units[u]);
+        while (o + ul < size) {
+            memcpy(page + o, units[u], ul);
+            o += ul;
+        }
+        memcpy(page + o, tail, sizeof tail - 1);
+        o += sizeof tail - 1;
+        struct es_port_statistics st;
+        char err[256] = "";
+        int rc = es_parse_port_statistics(page, o, &st, err, sizeof err);
+        if (rc != 0)
+            fail_msg("unit %zu: %s", u, err);
+        assert_int_equal(st.ports[0].rx_bad, 8);
+    }
+    free(page);
+}
+
 /* Seeded random byte mutations of the real page: no crash, and a success is sane. */
 static void test_mutations(void **state)
 {
@@ -1059,6 +1096,7 @@ int main(void)
         cmocka_unit_test(test_nul_and_encoding),
         cmocka_unit_test(test_truncation_stats),
         cmocka_unit_test(test_truncation_other_pages),
+        cmocka_unit_test(test_pathological_pages),
         cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
