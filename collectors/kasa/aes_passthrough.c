@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>

@@ -73,7 +73,8 @@ struct aes_session {
 
 /* Parses the handshake reply {"error_code":0,"result":{"key":"<base64>"}}: RSA PKCS#1 v1.5
  * decrypts the key with kp to exactly 32 bytes -> key (0..15) and iv (16..31).
- * *error_code gets the device's code (0 when absent). */
+ * A missing or non-integer error_code is AES_ERR_PROTOCOL, a non-zero one AES_ERR_DEVICE
+ * with *error_code set (map it with smart_classify()). error_code may be NULL here and below. */
 enum aes_status aes_handshake_reply(const struct aes_keypair *kp, const char *json, size_t len,
                                     struct aes_session *out, long long *error_code);
 void aes_session_clear(struct aes_session *s);
