@@ -229,7 +229,10 @@ static uint16_t poe_power(const struct switch_sim *sim, unsigned i, double now)
     if (i >= sim->model->poe_ports || !p->pd || !p->enabled || p->link == 0)
         return 0;
     double w = p->pd_power_dw * (1.0 + 0.04 * sin(now / 47.0 + p->pd_phase));
-    unsigned limit = p->limit_dw == 330 ? 300 : p->limit_dw;
+    /* pdclass values are the class's maximum power in tenths of a watt */
+    double limit = p->limit_dw == 330 ? 300 : p->limit_dw;
+    if (limit > 0.95 * p->pd_class)
+        limit = 0.95 * p->pd_class;
     if (w > limit)
         w = limit;
     return (uint16_t)(w + 0.5);
@@ -248,9 +251,11 @@ static void layout_ports(struct switch_sim *sim, double wrap, double now)
         p->seg_start = now;
         if (i < sim->model->poe_ports) {
             p->pd = rng_unit(r) < 0.6;
-            p->pd_power_dw = (uint16_t)rng_range(r, 20, 130);
             static const uint16_t classes[] = {300, 300, 154, 70};
             p->pd_class = classes[rng_next(r) % 4];
+            p->pd_power_dw = (uint16_t)rng_range(r, 0.3 * p->pd_class, 0.8 * p->pd_class);
+            if (p->pd_power_dw > 130)
+                p->pd_power_dw = 130; /* keeps 4 PDs inside a 64 W budget */
             p->limit_dw = rng_unit(r) < 0.5 ? 330 : 300;
             p->pd_phase = rng_range(r, 0, 6.283);
             if (p->pd)
@@ -825,7 +830,10 @@ struct switch_sim *switch_sim_start(struct ev_loop *loop, const struct switch_si
                                                : 60.0;
     sim->slow = opts->slow_seconds > 0 ? opts->slow_seconds : 10.0;
     sim->unauth_status = opts->unauth_status ? opts->unauth_status : MHD_HTTP_OK;
-    sim->rng = opts->seed ^ 0x5457495443485349ULL; /* any fixed mix: seed 0 is valid */
+    /* the model and requested port take part, so that switches of one run differ */
+    sim->rng = opts->seed ^ 0x5457495443485349ULL ^ ((uint64_t)opts->port << 40);
+    for (const char *c = m->name; *c; c++)
+        sim->rng = (sim->rng ^ (unsigned char)*c) * 0x100000001b3ULL;
     /* TP-Link OUI, random device part */
     uint64_t dev = rng_next(&sim->rng);
     snprintf(sim->mac, sizeof sim->mac, "B0:4E:26:%02X:%02X:%02X", (unsigned)(dev & 0xff),
