@@ -117,7 +117,7 @@ static bool parse_endpoint(const char *s, char *addr, size_t addrlen, uint16_t *
  * '@', so the first '@' followed by a valid endpoint ends it. */
 static int add_device(struct sim *sim, const char *spec, char **profile_out)
 {
-    char profile[SPEC_MAX_LEN], addr[64], alias[SPEC_MAX_LEN], err[512];
+    char profile[SPEC_MAX_LEN] = "", addr[64], alias[SPEC_MAX_LEN], err[512];
     const char *why = NULL;
     uint16_t port = 0;
     enum sim_fault fault = SIM_FAULT_NONE;
