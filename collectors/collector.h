@@ -66,6 +66,5 @@ extern const struct collector plug_collector;
 
 /* The static registry: NULL-terminated list of every collector. */
 extern const struct collector *const collectors[];
-const struct collector *collector_for_kind(enum device_kind kind);
 
 #endif

@@ -4,19 +4,15 @@
 
 const struct collector *const collectors[] = {&plug_collector, NULL};
 
-const struct collector *collector_for_kind(enum device_kind kind)
-{
-    for (size_t i = 0; collectors[i]; i++)
-        if (collectors[i]->device_kind == kind)
-            return collectors[i];
-    return NULL;
-}
-
 const char *poll_status_reason(enum poll_status st)
 {
     static const char *const reasons[POLL_STATUS_COUNT] = {
-        [POLL_OK] = "",           [POLL_ERR_TIMEOUT] = "timeout", [POLL_ERR_CONNECT] = "connect",
-        [POLL_ERR_PROTOCOL] = "protocol", [POLL_ERR_DEVICE] = "device", [POLL_ERR_AUTH] = "auth",
+        [POLL_OK] = "",
+        [POLL_ERR_TIMEOUT] = "timeout",
+        [POLL_ERR_CONNECT] = "connect",
+        [POLL_ERR_PROTOCOL] = "protocol",
+        [POLL_ERR_DEVICE] = "device",
+        [POLL_ERR_AUTH] = "auth",
     };
     return (unsigned)st < POLL_STATUS_COUNT ? reasons[st] : "unknown";
 }

@@ -31,8 +31,9 @@ struct device_config {
     double timeout_s;      /* > 0, <= interval */
     char *username;        /* switches: default "admin" */
     struct secret password;
-    char *password_file;   /* as written, resolved against the inventory's folder */
-    unsigned line;         /* line of the device's entry, for messages */
+    char *password_file; /* the path read: as written if absolute, else joined to the
+                          * inventory's folder; NULL when the password is inline */
+    unsigned line;       /* line of the device's entry, for messages */
 };
 
 struct inventory {
@@ -52,9 +53,14 @@ int inventory_load_string(const char *text, size_t len, const char *name, const 
                           struct inventory *out, char *err, size_t errlen);
 void inventory_free(struct inventory *inv);
 const char *device_kind_name(enum device_kind kind); /* "plug" or "switch" */
+/* 1 when two devices are configured the same (every field, the secret included), so a
+ * reload can keep an unchanged device's state; 0 otherwise. The entry's line is ignored:
+ * moving a device within the file does not change it. */
+int device_config_equal(const struct device_config *a, const struct device_config *b);
 
-/* Prometheus-style duration: one or more <number><unit> with units ms, s, m, h, d, w, y
- * ("1m30s", "500ms"). Returns 0 and seconds, or -1 on a malformed string. */
+/* Prometheus-style duration: one or more <number><unit> with units y, w, d, h, m, s, ms in
+ * that order, each at most once, integer numbers without sign ("1m30s", "500ms"). Returns 0
+ * and seconds, or -1 on a malformed string, a zero total or more than 2^63-1 ms. */
 int duration_parse(const char *text, double *seconds);
 
 #endif

@@ -45,8 +45,8 @@ void kasa_frame_reader_free(struct kasa_frame_reader *r)
     kasa_frame_reader_init(r);
 }
 
-enum kasa_frame_status kasa_frame_feed(struct kasa_frame_reader *r, const uint8_t *data,
-                                       size_t len, size_t *used)
+enum kasa_frame_status kasa_frame_feed(struct kasa_frame_reader *r, const uint8_t *data, size_t len,
+                                       size_t *used)
 {
     size_t n = 0;
     *used = 0;

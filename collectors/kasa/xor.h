@@ -41,7 +41,7 @@ void kasa_frame_reader_init(struct kasa_frame_reader *r);
 void kasa_frame_reader_free(struct kasa_frame_reader *r);
 /* Feeds bytes; *used tells how many were consumed (bytes after a complete frame are left).
  * After DONE, body/body_len hold the plaintext until the reader is reset or freed. */
-enum kasa_frame_status kasa_frame_feed(struct kasa_frame_reader *r, const uint8_t *data,
-                                       size_t len, size_t *used);
+enum kasa_frame_status kasa_frame_feed(struct kasa_frame_reader *r, const uint8_t *data, size_t len,
+                                       size_t *used);
 
 #endif

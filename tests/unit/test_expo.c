@@ -1,0 +1,150 @@
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "daemon/expo.h"
+
+static const struct metric_family fam_a[] = {
+    {"t_up", METRIC_GAUGE, "Up.\nSecond line with a \\ backslash and \"quotes\"."},
+    {"t_unused", METRIC_GAUGE, "Never sampled."},
+};
+static const struct metric_family fam_b[] = {
+    {"t_bytes_total", METRIC_COUNTER, "Bytes."},
+};
+
+static char *render(struct expo *e)
+{
+    static struct strbuf out;
+    strbuf_free(&out);
+    strbuf_init(&out, 0);
+    assert_true(expo_render(e, &out));
+    return out.data;
+}
+
+static void test_label_escaping(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain", "plain"}, {"a\"b", "a\\\"b"},        {"a\\b", "a\\\\b"},
+        {"a\nb", "a\\nb"},  {"\\\"\n", "\\\\\\\"\\n"}, {"vidéoprojecteur", "vidéoprojecteur"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct strbuf b;
+        strbuf_init(&b, 0);
+        expo_escape_label_value(&b, cases[i].in);
+        assert_string_equal(b.data ? b.data : "", cases[i].out);
+        strbuf_free(&b);
+    }
+}
+
+static void test_help_escaping(void **state)
+{
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    expo_escape_help(&b, "a\\b\n\"c\"");
+    assert_string_equal(b.data, "a\\\\b\\n\"c\"");
+    strbuf_free(&b);
+}
+
+static void test_value_format(void **state)
+{
+    static const struct {
+        double v;
+        const char *out;
+    } cases[] = {
+        {0, "0"},
+        {1, "1"},
+        {-61, "-61"},
+        {4294967296.0, "4294967296"},
+        {0.5, "0.5"},
+        {0.1, "0.1"},
+        {231.067823, "231.067823"},
+        {198500400.0, "198500400"},
+        {1e20, "1e+20"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct strbuf b;
+        strbuf_init(&b, 0);
+        expo_format_value(&b, cases[i].v);
+        assert_string_equal(b.data, cases[i].out);
+        strbuf_free(&b);
+    }
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    expo_format_value(&b, NAN);
+    expo_format_value(&b, INFINITY);
+    expo_format_value(&b, -INFINITY);
+    assert_string_equal(b.data, "NaN+Inf-Inf");
+    strbuf_free(&b);
+}
+
+/* Samples added interleaved across families come out grouped, HELP and TYPE first,
+ * families in table order, empty families left out, last line ending in a newline. */
+static void test_grouping_golden(void **state)
+{
+    const struct metric_table tables[] = {{fam_a, 2}, {fam_b, 1}};
+    struct expo *e = expo_new(tables, 2);
+    assert_non_null(e);
+    expo_sample_dev(e, &fam_b[0], "x", 10);
+    expo_sample_dev(e, &fam_a[0], "x", 1);
+    struct label l[2] = {{"device", "y"}, {"alias", "Desk \"lamp\"\n\\"}};
+    expo_sample(e, &fam_b[0], l, 2, 2.5);
+    expo_sample(e, &fam_a[0], NULL, 0, 0);
+    const char *want = "# HELP t_up Up.\\nSecond line with a \\\\ backslash and \"quotes\".\n"
+                       "# TYPE t_up gauge\n"
+                       "t_up{device=\"x\"} 1\n"
+                       "t_up 0\n"
+                       "# HELP t_bytes_total Bytes.\n"
+                       "# TYPE t_bytes_total counter\n"
+                       "t_bytes_total{device=\"x\"} 10\n"
+                       "t_bytes_total{device=\"y\",alias=\"Desk \\\"lamp\\\"\\n\\\\\"} 2.5\n";
+    assert_string_equal(render(e), want);
+    expo_free(e);
+}
+
+static void test_unregistered_family_dropped(void **state)
+{
+    const struct metric_table tables[] = {{fam_a, 2}};
+    struct expo *e = expo_new(tables, 1);
+    expo_sample_dev(e, &fam_b[0], "x", 1);
+    struct strbuf out;
+    strbuf_init(&out, 0);
+    assert_true(expo_render(e, &out));
+    assert_int_equal(out.len, 0);
+    strbuf_free(&out);
+    expo_free(e);
+}
+
+static void test_bounded_output(void **state)
+{
+    const struct metric_table tables[] = {{fam_a, 2}};
+    struct expo *e = expo_new(tables, 1);
+    for (int i = 0; i < 100; i++)
+        expo_sample_dev(e, &fam_a[0], "some-device", i);
+    struct strbuf out;
+    strbuf_init(&out, 512);
+    assert_false(expo_render(e, &out));
+    assert_true(out.len <= 512);
+    strbuf_free(&out);
+    expo_free(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_label_escaping),
+        cmocka_unit_test(test_help_escaping),
+        cmocka_unit_test(test_value_format),
+        cmocka_unit_test(test_grouping_golden),
+        cmocka_unit_test(test_unregistered_family_dropped),
+        cmocka_unit_test(test_bounded_output),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
