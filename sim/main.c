@@ -1,4 +1,385 @@
-int main(void)
+/* tplinksim: simulated TP-Link devices on loopback, for tests and demos.
+ *
+ * Prints "ready plug PROFILE ADDR PORT" per device and then "ready all" once every device
+ * listens; then takes control commands on stdin, one per line, answering "ok" or
+ * "error <why>". Stops cleanly on SIGTERM/SIGINT. */
+#include "daemon/log.h"
+#include "sim/sim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LINE_MAX_LEN 256
+#define SPEC_MAX_LEN 4096
+
+struct ctl {
+    struct sim *sim;
+    ev_io in;
+    char line[LINE_MAX_LEN + 1];
+    size_t len;
+    bool overlong; /* discarding the rest of a too long line */
+    int stdin_flags;
+};
+
+static void usage(FILE *f)
 {
+    fprintf(f, "usage: tplinksim [--seed N] [--log.level error|warn|info|debug] DEVICE...\n"
+               "\n"
+               "DEVICE is plug:PROFILE@ADDR:PORT[,alias=TEXT][,fault=FAULT]\n"
+               "  PROFILE  a built-in profile (");
+    for (size_t i = 0; sim_builtin_profiles[i]; i++)
+        fprintf(f, "%s%s", i ? ", " : "", sim_builtin_profiles[i]);
+    fprintf(f, ") or a JSON file path\n"
+               "  ADDR     a loopback address: 127.x.y.z or [::1]\n"
+               "  PORT     0 picks a free port\n"
+               "  TEXT     the alias, without commas\n"
+               "  FAULT    none, refuse, hang, garbage or close\n"
+               "\n"
+               "Prints \"ready plug PROFILE ADDR PORT\" per device, then \"ready all\".\n"
+               "Commands on stdin: \"fault INDEX FAULT\", \"relay INDEX 0|1\".\n");
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_port(const char *s, size_t len, uint16_t *out)
+{
+    if (len == 0 || len > 5)
+        return false;
+    unsigned v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    if (v > 65535)
+        return false;
+    *out = (uint16_t)v;
+    return true;
+}
+
+/* Parses ADDR:PORT at s (up to a ',' or the end); *rest points after it. */
+static bool parse_endpoint(const char *s, char *addr, size_t addrlen, uint16_t *port,
+                           const char **rest)
+{
+    const char *end = strchr(s, ',');
+    if (!end)
+        end = s + strlen(s);
+    const char *colon;
+    const char *a = s;
+    size_t alen;
+    if (*s == '[') {
+        const char *close = memchr(s, ']', (size_t)(end - s));
+        if (!close || close[1] != ':')
+            return false;
+        a = s + 1;
+        alen = (size_t)(close - a);
+        colon = close + 1;
+    } else {
+        colon = NULL;
+        for (const char *q = s; q < end; q++)
+            if (*q == ':')
+                colon = q;
+        if (!colon)
+            return false;
+        alen = (size_t)(colon - s);
+        if (memchr(s, ':', alen)) /* bare IPv6 needs brackets */
+            return false;
+    }
+    if (alen == 0 || alen >= addrlen)
+        return false;
+    memcpy(addr, a, alen);
+    addr[alen] = '\0';
+    if (!parse_port(colon + 1, (size_t)(end - colon - 1), port))
+        return false;
+    *rest = end;
+    return true;
+}
+
+/* plug:PROFILE@ADDR:PORT[,alias=TEXT][,fault=FAULT]. The profile (a path) may itself hold
+ * '@', so the first '@' followed by a valid endpoint ends it. */
+static int add_device(struct sim *sim, const char *spec, char **profile_out)
+{
+    char profile[SPEC_MAX_LEN], addr[64], alias[SPEC_MAX_LEN], err[512];
+    const char *why = NULL;
+    uint16_t port = 0;
+    enum sim_fault fault = SIM_FAULT_NONE;
+    bool have_alias = false;
+    const char *rest = NULL;
+
+    if (strlen(spec) >= SPEC_MAX_LEN) {
+        why = "too long";
+    } else if (strncmp(spec, "plug:", 5) != 0) {
+        why = "expected plug:PROFILE@ADDR:PORT";
+    } else {
+        const char *body = spec + 5;
+        for (const char *at = strchr(body, '@'); at; at = strchr(at + 1, '@')) {
+            if (parse_endpoint(at + 1, addr, sizeof addr, &port, &rest)) {
+                memcpy(profile, body, (size_t)(at - body));
+                profile[at - body] = '\0';
+                break;
+            }
+        }
+        if (!rest)
+            why = "expected plug:PROFILE@ADDR:PORT (IPv6 as [::1]:PORT)";
+        else if (!profile[0])
+            why = "empty profile";
+    }
+    while (!why && *rest == ',') {
+        const char *opt = rest + 1;
+        const char *end = strchr(opt, ',');
+        size_t len = end ? (size_t)(end - opt) : strlen(opt);
+        if (strncmp(opt, "alias=", 6) == 0) {
+            memcpy(alias, opt + 6, len - 6);
+            alias[len - 6] = '\0';
+            have_alias = true;
+        } else if (strncmp(opt, "fault=", 6) == 0) {
+            char name[32];
+            if (len - 6 >= sizeof name) {
+                why = "unknown fault";
+                break;
+            }
+            memcpy(name, opt + 6, len - 6);
+            name[len - 6] = '\0';
+            if (sim_fault_parse(name, &fault) != 0)
+                why = "unknown fault (none, refuse, hang, garbage, close)";
+        } else {
+            why = "unknown option (alias=, fault=)";
+        }
+        rest = opt + len;
+    }
+    if (why) {
+        fprintf(stderr, "tplinksim: %s: %s\n", spec, why);
+        return -1;
+    }
+    int idx = sim_add_plug(sim, profile, addr, port, have_alias ? alias : NULL, err, sizeof err);
+    if (idx < 0) {
+        fprintf(stderr, "tplinksim: %s: %s\n", spec, err);
+        return -1;
+    }
+    if (fault != SIM_FAULT_NONE && sim_set_fault(sim, idx, fault) != 0) {
+        fprintf(stderr, "tplinksim: %s: cannot set fault %s\n", spec, sim_fault_name(fault));
+        return -1;
+    }
+    *profile_out = strdup(profile);
+    if (!*profile_out) {
+        fprintf(stderr, "tplinksim: %s: out of memory\n", spec);
+        return -1;
+    }
+    return 0;
+}
+
+static bool parse_index(const struct sim *sim, const char *s, int *out)
+{
+    uint64_t v;
+    if (!parse_u64(s, &v) || v >= sim_device_count(sim))
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+static void command(struct ctl *ctl, char *line)
+{
+    char *save = NULL;
+    char *verb = strtok_r(line, " \t\r", &save);
+    char *a1 = verb ? strtok_r(NULL, " \t\r", &save) : NULL;
+    char *a2 = a1 ? strtok_r(NULL, " \t\r", &save) : NULL;
+    char *extra = a2 ? strtok_r(NULL, " \t\r", &save) : NULL;
+    int idx;
+    enum sim_fault fault;
+
+    if (!verb)
+        return; /* blank line */
+    if (strcmp(verb, "fault") == 0) {
+        if (!a2 || extra)
+            printf("error usage: fault INDEX FAULT\n");
+        else if (!parse_index(ctl->sim, a1, &idx))
+            printf("error no device %s\n", a1);
+        else if (sim_fault_parse(a2, &fault) != 0)
+            printf("error unknown fault %s\n", a2);
+        else if (sim_set_fault(ctl->sim, idx, fault) != 0)
+            printf("error cannot set fault %s on device %d\n", a2, idx);
+        else
+            printf("ok\n");
+    } else if (strcmp(verb, "relay") == 0) {
+        if (!a2 || extra || (strcmp(a2, "0") != 0 && strcmp(a2, "1") != 0))
+            printf("error usage: relay INDEX 0|1\n");
+        else if (!parse_index(ctl->sim, a1, &idx))
+            printf("error no device %s\n", a1);
+        else if (sim_set_relay(ctl->sim, idx, a2[0] == '1') != 0)
+            printf("error cannot switch device %d\n", idx);
+        else
+            printf("ok\n");
+    } else {
+        printf("error unknown command\n");
+    }
+    fflush(stdout);
+}
+
+static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct ctl *ctl = w->data;
+    char buf[512];
+    ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) { /* EOF: no more commands, keep simulating */
+        ev_io_stop(loop, w);
+        return;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        char c = buf[i];
+        if (c == '\n') {
+            if (ctl->overlong) {
+                printf("error line too long\n");
+                fflush(stdout);
+            } else {
+                ctl->line[ctl->len] = '\0';
+                command(ctl, ctl->line);
+            }
+            ctl->len = 0;
+            ctl->overlong = false;
+        } else if (ctl->len < LINE_MAX_LEN) {
+            ctl->line[ctl->len++] = c;
+        } else {
+            ctl->overlong = true;
+        }
+    }
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    ev_break(loop, EVBREAK_ALL);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t seed = 0;
+    bool have_seed = false;
+    int first_dev = argc;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--seed") == 0 || strcmp(a, "--log.level") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "tplinksim: %s needs a value\n", a);
+                return 1;
+            }
+            val = argv[++i];
+        } else if (strncmp(a, "--seed=", 7) == 0) {
+            val = a + 7;
+        } else if (strncmp(a, "--log.level=", 12) == 0) {
+            val = a + 12;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "tplinksim: unknown option %s (see --help)\n", a);
+            return 1;
+        } else {
+            first_dev = i;
+            break;
+        }
+        if (strncmp(a, "--seed", 6) == 0) {
+            if (!parse_u64(val, &seed)) {
+                fprintf(stderr, "tplinksim: --seed %s: not an unsigned integer\n", val);
+                return 1;
+            }
+            have_seed = true;
+        } else {
+            enum log_level level;
+            if (!log_parse_level(val, &level)) {
+                fprintf(stderr, "tplinksim: --log.level %s: expected error, warn, info or debug\n",
+                        val);
+                return 1;
+            }
+            log_set_level(level);
+        }
+    }
+    if (first_dev >= argc) {
+        fprintf(stderr, "tplinksim: no DEVICE given (see --help)\n");
+        return 1;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    struct ev_loop *loop = ev_default_loop(0);
+    if (!loop) {
+        fprintf(stderr, "tplinksim: cannot create the event loop\n");
+        return 1;
+    }
+    struct ctl ctl = {0};
+    ctl.sim = sim_new(loop);
+    if (!ctl.sim) {
+        fprintf(stderr, "tplinksim: out of memory\n");
+        return 1;
+    }
+    if (have_seed)
+        sim_set_seed(ctl.sim, seed);
+    /* Nothing is printed before every device listens, so a harness never sees a partial set. */
+    int ndev = argc - first_dev;
+    char **profiles = calloc((size_t)ndev, sizeof *profiles);
+    bool ok = profiles != NULL;
+    for (int i = 0; ok && i < ndev; i++)
+        ok = add_device(ctl.sim, argv[first_dev + i], &profiles[i]) == 0;
+    for (int i = 0; ok && i < ndev; i++)
+        printf("ready plug %s %s %u\n", profiles[i], sim_device_addr(ctl.sim, i),
+               (unsigned)sim_device_port(ctl.sim, i));
+    for (int i = 0; profiles && i < ndev; i++)
+        free(profiles[i]);
+    free(profiles);
+    if (!ok) {
+        if (!profiles)
+            fprintf(stderr, "tplinksim: out of memory\n");
+        sim_free(ctl.sim);
+        ev_loop_destroy(loop);
+        return 1;
+    }
+    printf("ready all\n");
+    fflush(stdout);
+
+    ev_signal sigterm, sigint;
+    ev_signal_init(&sigterm, signal_cb, SIGTERM);
+    ev_signal_init(&sigint, signal_cb, SIGINT);
+    ev_signal_start(loop, &sigterm);
+    ev_signal_start(loop, &sigint);
+
+    ctl.stdin_flags = fcntl(STDIN_FILENO, F_GETFL);
+    bool have_stdin =
+        ctl.stdin_flags >= 0 && fcntl(STDIN_FILENO, F_SETFL, ctl.stdin_flags | O_NONBLOCK) == 0;
+    if (have_stdin) {
+        ev_io_init(&ctl.in, stdin_cb, STDIN_FILENO, EV_READ);
+        ctl.in.data = &ctl;
+        ev_io_start(loop, &ctl.in);
+    }
+
+    ev_run(loop, 0);
+
+    if (have_stdin) {
+        ev_io_stop(loop, &ctl.in);
+        fcntl(STDIN_FILENO, F_SETFL, ctl.stdin_flags); /* the file may be shared with a shell */
+    }
+    ev_signal_stop(loop, &sigterm);
+    ev_signal_stop(loop, &sigint);
+    sim_free(ctl.sim);
+    ev_loop_destroy(loop);
     return 0;
 }

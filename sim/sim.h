@@ -24,20 +24,42 @@ int sim_fault_parse(const char *name, enum sim_fault *out); /* 0 or -1 */
 
 struct sim;
 
+/* The simulator's random source (power/voltage walks, generated ids, garbage bytes) is
+ * per-sim state; sim_new seeds it with a fixed default so runs are reproducible. */
 struct sim *sim_new(struct ev_loop *loop);
+/* Re-seeds the random source; call it before adding devices (each device derives its own
+ * stream from the seed and its index, so one device's traffic never changes another's). */
+void sim_set_seed(struct sim *sim, uint64_t seed);
 /* Stops every device and frees everything. */
 void sim_free(struct sim *sim);
 
 /* Adds a plug from a profile: a built-in name ("hs100", "hs110v1", "hs110v2", …) or a
  * path to a JSON file shaped like the device's replies (module -> method -> reply).
- * addr is an IPv4/IPv6 literal on loopback; port 0 picks a free port.
+ * addr is an IPv4/IPv6 literal on loopback (127.0.0.0/8 or ::1; anything else is refused);
+ * port 0 picks a free port. TCP and UDP listen on the same port. alias may be NULL (keep the
+ * profile's). Several devices may share a port on different 127.x.y.z addresses.
  * Returns the device index (>= 0) or -1 with a one-line message in err. */
 int sim_add_plug(struct sim *sim, const char *profile, const char *addr, uint16_t port,
                  const char *alias, char *err, size_t errlen);
 uint16_t sim_device_port(const struct sim *sim, int idx);
 const char *sim_device_addr(const struct sim *sim, int idx);
 size_t sim_device_count(const struct sim *sim);
+/* 0, or -1 (bad index, or the listening socket could not be reopened after "refuse"). */
 int sim_set_fault(struct sim *sim, int idx, enum sim_fault fault);
+enum sim_fault sim_device_fault(const struct sim *sim, int idx);
+/* Switches a plug's relay as system.set_relay_state would; 0 or -1 (bad index). */
+int sim_set_relay(struct sim *sim, int idx, int on);
+/* The generated 40-hex-digit deviceId the plug reports (unique per device and seed). */
+const char *sim_device_id(const struct sim *sim, int idx);
+/* Open TCP connections of a device (at most SIM_CONNS_PER_DEVICE). */
+size_t sim_device_connections(const struct sim *sim, int idx);
+/* Moves every device's clock forward (on_time, energy, the random walks): lets tests and
+ * demos show hours of history without waiting. */
+void sim_advance_clock(struct sim *sim, double seconds);
+
+/* Connections beyond these caps are accepted and closed at once. */
+#define SIM_CONNS_PER_DEVICE 4
+#define SIM_CONNS_TOTAL 512
 
 /* Names of the built-in profiles, NULL-terminated. */
 extern const char *const sim_builtin_profiles[];
