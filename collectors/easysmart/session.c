@@ -60,16 +60,32 @@ static void refuse(struct es_session *s, int err_type, const char *reason, doubl
     out->backoff_s = s->backoff_s;
 }
 
+const char *es_refusal_text(int err_type)
+{
+    switch (err_type) {
+    case ES_ERRTYPE_BAD_CREDENTIALS:
+        return "wrong user name or password";
+    case ES_ERRTYPE_NOT_ALLOWED:
+        return "this user is not allowed to log in";
+    case ES_ERRTYPE_USERS_FULL:
+        return "the switch's login slots are full";
+    case ES_ERRTYPE_SESSIONS_FULL:
+        return "the switch's sessions are full";
+    case ES_ERRTYPE_SESSION_TIMEOUT:
+        return "session timed out twice in a row";
+    case ES_ERRTYPE_FACTORY_RESET:
+        return "switch is in factory-reset mode: set its password in the web UI; a login "
+               "would set it instead";
+    default:
+        return es_err_type_text(err_type);
+    }
+}
+
 static void refuse_err_type(struct es_session *s, int err_type, double now, struct es_step *out)
 {
-    char reason[128];
-    if (err_type == ES_ERRTYPE_FACTORY_RESET)
-        snprintf(reason, sizeof reason,
-                 "login refused: switch is in factory-reset mode (errType 6): set its password "
-                 "in the web UI; a login would set it instead");
-    else
-        snprintf(reason, sizeof reason, "login refused: %s (errType %d)",
-                 es_err_type_text(err_type), err_type);
+    char reason[160];
+    snprintf(reason, sizeof reason, "login refused: %s (errType %d)", es_refusal_text(err_type),
+             err_type);
     refuse(s, err_type, reason, now, out);
 }
 
@@ -86,7 +102,7 @@ void es_session_begin(struct es_session *s, double now, struct es_step *out)
     s->relogged = false;
     if (!s->logged_in && es_session_backed_off(s, now)) {
         char d[sizeof out->detail];
-        snprintf(d, sizeof d, "login backed off after: %.120s; next attempt in %.0f s",
+        snprintf(d, sizeof d, "login backed off after: %.160s; next attempt in %.0f s",
                  s->last_reason, s->backoff_until - now + 0.5);
         step_fail(out, POLL_ERR_AUTH, d);
         return;

@@ -48,7 +48,7 @@ enum es_action {
 struct es_step {
     enum es_action action;
     enum poll_status status; /* ES_ACT_FAIL only */
-    char detail[192];        /* ES_ACT_FAIL only: one line, never a secret */
+    char detail[224];        /* ES_ACT_FAIL only: one line, never a secret */
     bool login_refused;      /* this step started a back-off of backoff_s: worth a log line */
     double backoff_s;
     bool logged_in; /* this step completed a login: re-read what is read once per login */
@@ -67,7 +67,7 @@ struct es_session {
     double backoff_until;
     double backoff_s;
     int last_err_type; /* -1: not an errType refusal */
-    char last_reason[128];
+    char last_reason[160];
 };
 
 void es_session_init(struct es_session *s);
@@ -83,6 +83,8 @@ void es_session_transport_error(struct es_session *s, enum es_req req, enum poll
 void es_session_abort(struct es_session *s);
 /* After a logout (or when the session is known to be gone). */
 void es_session_forget(struct es_session *s);
+/* A short reason for a refused login, for logs and users ("wrong user name or password"). */
+const char *es_refusal_text(int err_type);
 /* Seconds of back-off after the n-th consecutive refusal (n >= 1) with this errType. */
 double es_backoff_seconds(unsigned n, int err_type);
 bool es_session_backed_off(const struct es_session *s, double now);

@@ -354,7 +354,7 @@ static void on_data(struct sw *s)
         return;
     case ES_PAGE_POE:
         if (es_parse_poe(text, len, &s->poe, err, sizeof err) == 0)
-            s->have_poe = true;
+            s->have_poe = s->poe.n_ports > 0; /* 0: a "PE" model without PoE after all */
         else
             extras_warn(s, "PoeConfigRpm.htm", err);
         s->extras_due = false;

@@ -59,7 +59,7 @@ static bool run_until(struct fix *f, const unsigned *counter, unsigned target, d
     guard.data = &expired;
     ev_timer_start(f->loop, &guard);
     while (*counter < target && !expired)
-        ev_run(f->loop, EV_RUN_ONCE);
+        ev_run(f->loop, EVRUN_ONCE);
     ev_timer_stop(f->loop, &guard);
     return *counter >= target;
 }
@@ -72,7 +72,7 @@ static void run_for(struct fix *f, double seconds)
     guard.data = &expired;
     ev_timer_start(f->loop, &guard);
     while (!expired)
-        ev_run(f->loop, EV_RUN_ONCE);
+        ev_run(f->loop, EVRUN_ONCE);
 }
 
 static void sim_start(struct fix *f)
@@ -119,7 +119,7 @@ static void teardown(struct fix *f)
         switch_collector.destroy(f->st);
     switch_sim_stop(f->sim);
     /* Lets the loop settle so nothing the collector left is still armed. */
-    ev_run(f->loop, EV_RUN_NOWAIT);
+    ev_run(f->loop, EVRUN_NOWAIT);
     ev_loop_destroy(f->loop);
     secret_clear(&f->cfg.password);
 }
@@ -131,9 +131,17 @@ static enum poll_status poll_once(struct fix *f)
     if (!run_until(f, &f->dones, before + 1, 10.0))
         fail_msg("poll did not end");
     /* done exactly once: nothing more arrives later */
-    ev_run(f->loop, EV_RUN_NOWAIT);
+    ev_run(f->loop, EVRUN_NOWAIT);
     assert_int_equal(f->dones, before + 1);
     return f->last;
+}
+
+static void expect_poll(struct fix *f, enum poll_status want)
+{
+    enum poll_status got = poll_once(f);
+    if (got != want)
+        fail_msg("poll ended with %s (%s), expected %s", poll_status_reason(got), f->detail,
+                 poll_status_reason(want));
 }
 
 static unsigned long reqs(struct fix *f, enum switch_sim_page p)
@@ -235,7 +243,7 @@ static void values_for_model(const char *model)
     assert_false(switch_collector.info(f.st, &info));
     for (int i = 0; i < 3; i++) {
         switch_sim_snapshot(f.sim, &a);
-        assert_int_equal(poll_once(&f), POLL_OK);
+        expect_poll(&f, POLL_OK);
         switch_sim_snapshot(f.sim, &b);
         check_values(&f, &a, &b, model, i == 0);
         assert_int_equal(a.ports[1].pkts[SWITCH_SIM_RX_GOOD], b.ports[1].pkts[SWITCH_SIM_RX_GOOD]);
@@ -285,7 +293,7 @@ static void test_steady_state_one_request(void **state)
         struct fix f;
         setup_model(&f, models[m], PASSWORD);
         create(&f);
-        assert_int_equal(poll_once(&f), POLL_OK);
+        expect_poll(&f, POLL_OK);
         assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_ROOT), 1);
         assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 1);
         assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_SYSTEM_INFO), 1);
@@ -295,7 +303,7 @@ static void test_steady_state_one_request(void **state)
         for (int i = 0; i < 4; i++) {
             unsigned long all = reqs(&f, SWITCH_SIM_PAGE_ALL);
             unsigned long stats = reqs(&f, SWITCH_SIM_PAGE_PORT_STATISTICS);
-            assert_int_equal(poll_once(&f), POLL_OK);
+            expect_poll(&f, POLL_OK);
             assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_ALL), all + 1);
             assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_PORT_STATISTICS), stats + 1);
         }
@@ -318,12 +326,12 @@ static void test_wrong_password_backs_off(void **state)
 
     setup_model(&f, "TL-SG108E", "not-the-password");
     create(&f);
-    assert_int_equal(poll_once(&f), POLL_ERR_AUTH);
+    expect_poll(&f, POLL_ERR_AUTH);
     assert_non_null(strstr(f.detail, "errType 1"));
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 1);
     unsigned long all = reqs(&f, SWITCH_SIM_PAGE_ALL);
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(poll_once(&f), POLL_ERR_AUTH);
+        expect_poll(&f, POLL_ERR_AUTH);
         assert_non_null(strstr(f.detail, "backed off"));
         assert_null(strstr(f.detail, "not-the-password"));
     }
@@ -356,9 +364,9 @@ static void test_factory_reset_never_posts(void **state)
     setup_model(&f, "TL-SG108E", PASSWORD);
     switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_ERRTYPE6);
     create(&f);
-    assert_int_equal(poll_once(&f), POLL_ERR_AUTH);
+    expect_poll(&f, POLL_ERR_AUTH);
     assert_non_null(strstr(f.detail, "factory-reset"));
-    assert_int_equal(poll_once(&f), POLL_ERR_AUTH);
+    expect_poll(&f, POLL_ERR_AUTH);
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 0);
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_ROOT), 1);
     teardown(&f);
@@ -370,10 +378,10 @@ static void test_users_full_backs_off(void **state)
     setup_model(&f, "TL-SG108E", PASSWORD);
     switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_USERS_FULL);
     create(&f);
-    assert_int_equal(poll_once(&f), POLL_ERR_AUTH);
+    expect_poll(&f, POLL_ERR_AUTH);
     assert_non_null(strstr(f.detail, "errType 3"));
     switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_NONE);
-    assert_int_equal(poll_once(&f), POLL_ERR_AUTH); /* still backed off */
+    expect_poll(&f, POLL_ERR_AUTH); /* still backed off */
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 1);
     teardown(&f);
 }
@@ -385,9 +393,9 @@ static void test_ignored_login(void **state)
     setup_model(&f, "TL-SG108E", PASSWORD);
     switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_ENDLESS_LOGIN);
     create(&f);
-    assert_int_equal(poll_once(&f), POLL_ERR_AUTH);
+    expect_poll(&f, POLL_ERR_AUTH);
     assert_non_null(strstr(f.detail, "not accepted"));
-    assert_int_equal(poll_once(&f), POLL_ERR_AUTH);
+    expect_poll(&f, POLL_ERR_AUTH);
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 1);
     teardown(&f);
 }
@@ -399,7 +407,7 @@ static void test_post_reset_verified(void **state)
     setup_model(&f, "TL-SG108E", PASSWORD);
     switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_POST_RESET);
     create(&f);
-    assert_int_equal(poll_once(&f), POLL_OK);
+    expect_poll(&f, POLL_OK);
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 1);
     teardown(&f);
 }
@@ -411,7 +419,7 @@ static void test_cookie_session(void **state)
     f.opts.session = SWITCH_SIM_SESSION_COOKIE;
     create(&f);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(poll_once(&f), POLL_OK);
+        expect_poll(&f, POLL_OK);
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 1);
     teardown(&f);
 }
@@ -474,16 +482,16 @@ static void test_stolen_session_recovered(void **state)
     struct fix f;
     setup_model(&f, "TL-SG108E", PASSWORD);
     create(&f);
-    assert_int_equal(poll_once(&f), POLL_OK);
+    expect_poll(&f, POLL_OK);
     steal_session(&f);
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 2);
     unsigned long extras = reqs(&f, SWITCH_SIM_PAGE_SYSTEM_INFO);
     /* The data GET gets the login page; one re-login within the poll recovers. */
-    assert_int_equal(poll_once(&f), POLL_OK);
+    expect_poll(&f, POLL_OK);
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 3);
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_SYSTEM_INFO), extras + 1);
     unsigned long all = reqs(&f, SWITCH_SIM_PAGE_ALL);
-    assert_int_equal(poll_once(&f), POLL_OK);
+    expect_poll(&f, POLL_OK);
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_ALL), all + 1);
     teardown(&f);
 }
@@ -494,10 +502,10 @@ static void test_expired_session_recovered(void **state)
     setup_model(&f, "TL-SG105E", PASSWORD);
     f.opts.session_timeout_s = 0.3;
     create(&f);
-    assert_int_equal(poll_once(&f), POLL_OK);
+    expect_poll(&f, POLL_OK);
     run_for(&f, 0.6);
     assert_false(switch_sim_session_active(f.sim));
-    assert_int_equal(poll_once(&f), POLL_OK);
+    expect_poll(&f, POLL_OK);
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 2);
     teardown(&f);
 }
@@ -520,7 +528,7 @@ static void test_counters_wrap_and_reboot(void **state)
         if (i > 0)
             run_for(&f, 0.25);
         switch_sim_snapshot(f.sim, &a);
-        assert_int_equal(poll_once(&f), POLL_OK);
+        expect_poll(&f, POLL_OK);
         switch_sim_snapshot(f.sim, &b);
         struct strbuf text;
         render(&f, &text);
@@ -579,9 +587,9 @@ static void test_slow_switch_times_out(void **state)
     f.opts.slow_seconds = 3;
     f.cfg.timeout_s = 0.4;
     create(&f);
-    assert_int_equal(poll_once(&f), POLL_OK);
+    expect_poll(&f, POLL_OK);
     switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_SLOW);
-    assert_int_equal(poll_once(&f), POLL_ERR_TIMEOUT);
+    expect_poll(&f, POLL_ERR_TIMEOUT);
     teardown(&f);
 }
 
@@ -592,7 +600,7 @@ static void test_cancel_then_poll(void **state)
     setup_model(&f, "TL-SG108E", PASSWORD);
     f.opts.slow_seconds = 0.5;
     create(&f);
-    assert_int_equal(poll_once(&f), POLL_OK);
+    expect_poll(&f, POLL_OK);
     switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_SLOW);
     switch_collector.poll_start(f.st);
     run_for(&f, 0.1);
@@ -601,7 +609,7 @@ static void test_cancel_then_poll(void **state)
     run_for(&f, 1.0);
     assert_int_equal(f.dones, dones);
     switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_NONE);
-    assert_int_equal(poll_once(&f), POLL_OK);
+    expect_poll(&f, POLL_OK);
 
     /* Cancelled right after poll_start (before any I/O), then destroyed mid-flight. */
     dones = f.dones;
@@ -610,7 +618,7 @@ static void test_cancel_then_poll(void **state)
     run_for(&f, 0.1);
     assert_int_equal(f.dones, dones);
     switch_collector.poll_start(f.st);
-    ev_run(f.loop, EV_RUN_NOWAIT);
+    ev_run(f.loop, EVRUN_NOWAIT);
     teardown(&f);
 }
 
@@ -620,12 +628,12 @@ static void test_connect_refused_and_http500(void **state)
     setup_model(&f, "TL-SG108E", PASSWORD);
     create(&f);
     switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_HTTP500);
-    assert_int_equal(poll_once(&f), POLL_ERR_PROTOCOL);
+    expect_poll(&f, POLL_ERR_PROTOCOL);
     switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_NONE);
-    assert_int_equal(poll_once(&f), POLL_OK);
+    expect_poll(&f, POLL_OK);
     switch_sim_stop(f.sim);
     f.sim = NULL;
-    assert_int_equal(poll_once(&f), POLL_ERR_CONNECT);
+    expect_poll(&f, POLL_ERR_CONNECT);
     teardown(&f);
 }
 
@@ -635,7 +643,7 @@ static void test_shutdown_logs_out(void **state)
     struct fix f;
     setup_model(&f, "TL-SG108E", PASSWORD);
     create(&f);
-    assert_int_equal(poll_once(&f), POLL_OK);
+    expect_poll(&f, POLL_OK);
     assert_true(switch_sim_session_active(f.sim));
     switch_collector.shutdown(f.st);
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGOUT), 0); /* not waited for */
