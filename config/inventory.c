@@ -800,6 +800,34 @@ static int read_stream(struct loader *l)
     return 0;
 }
 
+/* Parses without looking, so a syntax error anywhere is reported before a semantic error
+ * that the broken syntax caused (a wrong dedent closes a device's mapping early). Aliases
+ * are refused here too, by next_event. */
+static int check_syntax(struct loader *l)
+{
+    for (;;) {
+        yaml_event_t ev;
+        if (next_event(l, &ev) < 0)
+            return -1;
+        bool end = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+        if (end)
+            return 0;
+    }
+}
+
+static int run_pass(struct loader *l, int (*pass)(struct loader *))
+{
+    if (!yaml_parser_initialize(&l->parser)) {
+        fail(l, (struct pos){0, 0}, "out of memory");
+        return -1;
+    }
+    yaml_parser_set_input_string(&l->parser, (const unsigned char *)l->text, l->len);
+    int rc = pass(l);
+    yaml_parser_delete(&l->parser);
+    return rc;
+}
+
 /* ---- checks over the whole file ---- */
 
 static int check_timing(struct loader *l)
@@ -905,13 +933,9 @@ static int load(const char *text, size_t len, const char *name, const char *base
     l.inv.default_interval_s = DEFAULT_INTERVAL_S;
     l.inv.default_timeout_s = DEFAULT_TIMEOUT_S;
 
-    if (!yaml_parser_initialize(&l.parser)) {
-        fail(&l, (struct pos){0, 0}, "out of memory");
-        return -1;
-    }
-    yaml_parser_set_input_string(&l.parser, (const unsigned char *)text, len);
-    int rc = read_stream(&l);
-    yaml_parser_delete(&l.parser);
+    int rc = run_pass(&l, check_syntax);
+    if (rc == 0)
+        rc = run_pass(&l, read_stream);
     if (rc == 0)
         rc = check_timing(&l);
     if (rc == 0)

@@ -31,8 +31,7 @@ struct device_config {
     double timeout_s;      /* > 0, <= interval */
     char *username;        /* switches: default "admin" */
     struct secret password;
-    char *password_file; /* the path read: as written if absolute, else joined to the
-                          * inventory's folder; NULL when the password is inline */
+    char *password_file; /* path read, relative ones joined to the inventory's folder */
     unsigned line;       /* line of the device's entry, for messages */
 };
 
@@ -45,7 +44,10 @@ struct inventory {
 };
 
 /* Returns 0 on success. On failure returns -1, writes one line without a trailing
- * newline to err ("FILE:LINE:COL: message") and leaves *out empty. */
+ * newline to err ("FILE:LINE:COL: message", or "FILE: message" when the file itself cannot
+ * be read) and leaves *out empty. A syntax error anywhere wins over other errors; YAML
+ * aliases are refused. On success, each switch with an inline password in a file that
+ * group or others can read gets one warning via log_msg (never the password). */
 int inventory_load_file(const char *path, struct inventory *out, char *err, size_t errlen);
 /* The same from memory; name stands for the file in messages. Relative password_file
  * paths resolve against base_dir (NULL: the current directory). */

@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #define ES_MAX_PORTS 52
+/* Larger bodies are refused before parsing (real pages are 3-11 KB). */
+#define ES_PAGE_MAX_BYTES ((size_t)1 << 20)
 
 /* What a body is, decided from its scripts and forms, never by substring search of the
  * page (user strings are reflected into data pages). */
@@ -21,7 +23,7 @@ enum es_page_class {
 
 /* logonInfo[0] of a login page. */
 enum es_err_type {
-    ES_ERRTYPE_NONE = 0,          /* success, ignored POST or plain GET: verify with a data GET */
+    ES_ERRTYPE_NONE = 0, /* success, ignored POST or plain GET: verify with a data GET */
     ES_ERRTYPE_BAD_CREDENTIALS = 1,
     ES_ERRTYPE_NOT_ALLOWED = 2,
     ES_ERRTYPE_USERS_FULL = 3,
@@ -31,16 +33,17 @@ enum es_err_type {
 };
 
 /* anchor: the variable that marks the expected data page ("all_info", "tmp_info",
- * "info_ds", "portConfig"); NULL to only detect the login page. err_type is set for a
- * login page (-1 when it carries no parsable logonInfo). */
+ * "info_ds", "portConfig"); NULL to only detect the login page (then the result is LOGIN
+ * or UNKNOWN). err_type may be NULL; it is set for a login page (-1 when it carries no
+ * parsable logonInfo) and to -1 otherwise. */
 enum es_page_class es_classify_page(const char *text, size_t len, const char *anchor,
                                     int *err_type);
-/* One line for users: "wrong user name or password", "sessions full", … */
+/* One line for users: the switch's own text for the code (refs §3.2), never NULL. */
 const char *es_err_type_text(int err_type);
 
 struct es_port_stat {
-    bool enabled;         /* state: 1 Enabled */
-    uint8_t link_status;  /* link code, see es_link_decode */
+    bool enabled;        /* state: 1 Enabled */
+    uint8_t link_status; /* link code, see es_link_decode */
     uint32_t tx_good, tx_bad, rx_good, rx_bad;
 };
 
@@ -50,14 +53,19 @@ struct es_port_statistics {
 };
 
 /* PortStatisticsRpm.htm, both the all_info format and the TL-SG1024DE tmp_info format.
- * Returns 0, or -1 with a one-line reason in err. */
+ * Returns 0, or -1 with a one-line reason in err (err may be NULL). Every es_parse_*
+ * refuses a login page ("login page instead of data") and any value out of range; none
+ * of them puts page text into err, only names and numbers. */
 int es_parse_port_statistics(const char *text, size_t len, struct es_port_statistics *out,
                              char *err, size_t errlen);
 
+/* Strings are trimmed. The description is cut at a UTF-8 boundary when too long; any other
+ * field that does not fit is an error. Absent descriStr/ipStr give "". */
 struct es_system_info {
     char description[64]; /* descriStr: the user's name for the switch */
     char model[32];       /* hardwareStr before the last space */
-    char hw_version[16];  /* hardwareStr after the last space ("" when absent) */
+    char hw_version[16];  /* hardwareStr after the last space when that part starts with a
+                           * digit ("3.0"); "" otherwise (TL-SE2106) */
     char firmware[64];
     char mac[24];
     char ip[48];
@@ -68,10 +76,10 @@ int es_parse_system_info(const char *text, size_t len, struct es_system_info *ou
 
 struct es_port_setting {
     bool enabled;
-    uint8_t speed_cfg;  /* same codes as link_status; 1 = Auto */
+    uint8_t speed_cfg; /* same codes as link_status; 1 = Auto */
     uint8_t speed_act;
     bool fc_cfg, fc_act;
-    uint8_t lag;        /* trunk_info: 0 none, 1..8 */
+    uint8_t lag; /* trunk_info: 0 none, 1..8 */
 };
 
 struct es_port_settings {
@@ -84,17 +92,19 @@ int es_parse_port_settings(const char *text, size_t len, struct es_port_settings
 
 struct es_poe_port {
     bool enabled;
-    uint8_t priority;      /* 0 high, 1 middle, 2 low */
-    double power_watts;    /* power / 10 */
-    double voltage_volts;  /* voltage / 10 */
-    double current_amperes;/* current / 1000 */
-    double limit_watts;    /* powerlimit / 10; 33.0 means auto */
-    uint8_t status;        /* powerstatus code */
+    uint8_t priority;       /* 0 high, 1 middle, 2 low */
+    double power_watts;     /* power / 10 */
+    double voltage_volts;   /* voltage / 10 */
+    double current_amperes; /* current / 1000 */
+    double limit_watts;     /* powerlimit / 10; 33.0 means auto */
+    uint8_t status;         /* powerstatus code */
+    int8_t pd_class;        /* pdclass 330/40/70/154/300 -> 0..4; -1 none or unknown ("--") */
 };
 
+/* poe_port_num 0 is a switch without PoE: success with n_ports 0 and no other data. */
 struct es_poe {
-    unsigned n_ports; /* poe_port_num */
-    double budget_watts;   /* system_power_limit / 10 */
+    unsigned n_ports;    /* poe_port_num */
+    double budget_watts; /* system_power_limit / 10 */
     double consumption_watts;
     double remaining_watts;
     struct es_poe_port ports[ES_MAX_PORTS];
