@@ -294,8 +294,9 @@ static json_t *lld_entry(json_t *obj)
         size_t n = 0;
         macro[n++] = '{';
         macro[n++] = '#';
-        for (; *k && n < sizeof macro - 2; k++)
-            macro[n++] = (char)(*k >= 'a' && *k <= 'z' ? *k - 'a' + 'A' : *k);
+        /* k itself is the iterator: walk a copy */
+        for (const char *c = k; *c && n < sizeof macro - 2; c++)
+            macro[n++] = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
         macro[n++] = '}';
         macro[n] = '\0';
         json_object_set(e, macro, v);

@@ -138,6 +138,7 @@ struct sw {
     struct es_port_statistics stats;
     struct counter64 ctr[ES_MAX_PORTS][C_COUNT];
     uint64_t last_speed[ES_MAX_PORTS];
+    bool last_up[ES_MAX_PORTS];
     uint64_t resets;
     bool have_sysinfo;
     struct es_system_info sys;
@@ -262,15 +263,32 @@ static enum poll_status curl_status(CURLcode rc, bool too_big)
     }
 }
 
+/* Two refinements of the line-rate rule of counters.c, from how the switch behaves:
+ * - a port whose link was down at both polls carried next to nothing in between, so its
+ *   counters cannot have wrapped (SW_IDLE_PPS rather than "speed unknown: 10 Gb/s");
+ * - a reboot or Clear zeroes every port at once, so in a poll where one counter clearly
+ *   reset, every counter that went down reset too, however plausible a wrap looked
+ *   (re-run with SW_NO_WRAP_PPS; only counters within counters.c's slack of 2^32 could
+ *   still pass as a wrap). */
+#define SW_IDLE_PPS 1.0
+#define SW_NO_WRAP_PPS 1e-9
+
 static bool update_stats(struct sw *s, const struct es_port_statistics *st)
 {
     double now = ev_now(s->env.loop);
     bool reset = false;
+    struct counter64 before[ES_MAX_PORTS][C_COUNT];
+    enum counter_event ev[ES_MAX_PORTS][C_COUNT];
+    uint32_t raw[ES_MAX_PORTS][C_COUNT];
+    bool had_stats = s->have_stats;
     if (s->have_stats && s->stats.n_ports != st->n_ports) {
         /* A different switch (or firmware) behind the address: start the counters over. */
         memset(s->ctr, 0, sizeof s->ctr);
         memset(s->last_speed, 0, sizeof s->last_speed);
+        memset(s->last_up, 0, sizeof s->last_up);
+        had_stats = false;
     }
+    memcpy(before, s->ctr, sizeof before);
     for (unsigned p = 0; p < st->n_ports; p++) {
         const struct es_port_stat *ps = &st->ports[p];
         bool up, fd;
@@ -278,22 +296,35 @@ static bool update_stats(struct sw *s, const struct es_port_statistics *st)
         es_link_decode(ps->link_status, &up, &speed, &fd);
         /* Traffic since the last poll ran at the faster of the two speeds seen. */
         uint64_t rate = speed > s->last_speed[p] ? speed : s->last_speed[p];
-        s->last_speed[p] = speed;
         double max_pps = rate ? counter_max_pps(rate) : 0.0;
-        const uint32_t raw[C_COUNT] = {[C_RX_GOOD] = ps->rx_good,
-                                       [C_TX_GOOD] = ps->tx_good,
-                                       [C_RX_BAD] = ps->rx_bad,
-                                       [C_TX_BAD] = ps->tx_bad};
-        for (unsigned k = 0; k < C_COUNT; k++)
-            if (counter64_update(&s->ctr[p][k], raw[k], now, max_pps) == COUNTER_RESET)
+        if (had_stats && !up && !s->last_up[p])
+            max_pps = SW_IDLE_PPS;
+        s->last_speed[p] = speed;
+        s->last_up[p] = up;
+        raw[p][C_RX_GOOD] = ps->rx_good;
+        raw[p][C_TX_GOOD] = ps->tx_good;
+        raw[p][C_RX_BAD] = ps->rx_bad;
+        raw[p][C_TX_BAD] = ps->tx_bad;
+        for (unsigned k = 0; k < C_COUNT; k++) {
+            ev[p][k] = counter64_update(&s->ctr[p][k], raw[p][k], now, max_pps);
+            if (ev[p][k] == COUNTER_RESET)
                 reset = true;
+        }
+    }
+    if (reset) {
+        for (unsigned p = 0; p < st->n_ports; p++) {
+            for (unsigned k = 0; k < C_COUNT; k++) {
+                if (ev[p][k] != COUNTER_WRAP)
+                    continue;
+                s->ctr[p][k] = before[p][k];
+                counter64_update(&s->ctr[p][k], raw[p][k], now, SW_NO_WRAP_PPS);
+            }
+        }
+        s->resets++; /* one event per poll: a reboot zeroes every port at once */
+        log_msg(LOG_INFO, s->name, "port counters went back to zero (reboot or Clear)");
     }
     s->stats = *st;
     s->have_stats = true;
-    if (reset) {
-        s->resets++; /* a reboot zeroes every port at once: one event */
-        log_msg(LOG_INFO, s->name, "port counters went back to zero (reboot or Clear)");
-    }
     return reset;
 }
 

@@ -155,6 +155,7 @@ static void render(struct fix *f, struct strbuf *out)
     assert_non_null(e);
     switch_collector.emit(f->st, "sw1", e);
     strbuf_init(out, 0);
+    strbuf_putc(out, '\n'); /* so that metric() finds the first line too, and data is set */
     assert_true(expo_render(e, out));
     expo_free(e);
 }
@@ -362,8 +363,8 @@ static void test_factory_reset_never_posts(void **state)
 {
     struct fix f;
     setup_model(&f, "TL-SG108E", PASSWORD);
-    switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_ERRTYPE6);
     create(&f);
+    switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_ERRTYPE6);
     expect_poll(&f, POLL_ERR_AUTH);
     assert_non_null(strstr(f.detail, "factory-reset"));
     expect_poll(&f, POLL_ERR_AUTH);
@@ -376,8 +377,8 @@ static void test_users_full_backs_off(void **state)
 {
     struct fix f;
     setup_model(&f, "TL-SG108E", PASSWORD);
-    switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_USERS_FULL);
     create(&f);
+    switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_USERS_FULL);
     expect_poll(&f, POLL_ERR_AUTH);
     assert_non_null(strstr(f.detail, "errType 3"));
     switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_NONE);
@@ -391,8 +392,8 @@ static void test_ignored_login(void **state)
 {
     struct fix f;
     setup_model(&f, "TL-SG108E", PASSWORD);
-    switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_ENDLESS_LOGIN);
     create(&f);
+    switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_ENDLESS_LOGIN);
     expect_poll(&f, POLL_ERR_AUTH);
     assert_non_null(strstr(f.detail, "not accepted"));
     expect_poll(&f, POLL_ERR_AUTH);
@@ -405,8 +406,8 @@ static void test_post_reset_verified(void **state)
 {
     struct fix f;
     setup_model(&f, "TL-SG108E", PASSWORD);
-    switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_POST_RESET);
     create(&f);
+    switch_sim_set_fault(f.sim, SWITCH_SIM_FAULT_POST_RESET);
     expect_poll(&f, POLL_OK);
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 1);
     teardown(&f);
