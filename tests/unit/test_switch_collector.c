@@ -1,7 +1,11 @@
 /* The switch collector against the switch simulator, both on one libev loop over
  * 127.0.0.1: what the collector reports must be what the simulated switch shows, with
  * the request budget and the login manners the real switch needs. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -136,12 +141,17 @@ static enum poll_status poll_once(struct fix *f)
     return f->last;
 }
 
+static const char *status_name(enum poll_status st)
+{
+    return st == POLL_OK ? "ok" : poll_status_reason(st);
+}
+
 static void expect_poll(struct fix *f, enum poll_status want)
 {
     enum poll_status got = poll_once(f);
     if (got != want)
-        fail_msg("poll ended with %s (%s), expected %s", poll_status_reason(got), f->detail,
-                 poll_status_reason(want));
+        fail_msg("poll ended with %s (%s), expected %s", status_name(got), f->detail,
+                 status_name(want));
 }
 
 static unsigned long reqs(struct fix *f, enum switch_sim_page p)
@@ -315,16 +325,52 @@ static void test_steady_state_one_request(void **state)
 
 /* A wrong password: auth error, one POST, then nothing sent during the back-off, and the
  * password in no log line, detail or metric. */
+/* stderr goes to a file for the test, and comes back even when the test fails. */
+struct captured {
+    char path[64];
+    int fd;
+    int saved;
+};
+
+static int capture_stderr(void **state)
+{
+    struct captured *c = calloc(1, sizeof *c);
+    snprintf(c->path, sizeof c->path, "/tmp/test_switch_collector_log_XXXXXX");
+    c->fd = mkstemp(c->path);
+    if (c->fd < 0)
+        return -1;
+    fflush(stderr);
+    c->saved = dup(STDERR_FILENO);
+    dup2(c->fd, STDERR_FILENO);
+    *state = c;
+    return 0;
+}
+
+static int restore_stderr(void **state)
+{
+    struct captured *c = *state;
+    fflush(stderr);
+    dup2(c->saved, STDERR_FILENO);
+    close(c->saved);
+    close(c->fd);
+    unlink(c->path);
+    free(c);
+    return 0;
+}
+
+static void read_captured(void **state, char *buf, size_t cap)
+{
+    struct captured *c = *state;
+    fflush(stderr);
+    ssize_t n = pread(c->fd, buf, cap - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+}
+
+/* A wrong password: auth error, one POST, then nothing sent during the back-off, and the
+ * password in no log line, detail or metric. */
 static void test_wrong_password_backs_off(void **state)
 {
     struct fix f;
-    char logpath[] = "/tmp/test_switch_collector_log_XXXXXX";
-    int logfd = mkstemp(logpath);
-    assert_true(logfd >= 0);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    dup2(logfd, STDERR_FILENO);
-
     setup_model(&f, "TL-SG108E", "not-the-password");
     create(&f);
     expect_poll(&f, POLL_ERR_AUTH);
@@ -344,16 +390,13 @@ static void test_wrong_password_backs_off(void **state)
     strbuf_free(&text);
     teardown(&f);
 
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
     char logbuf[8192];
-    ssize_t n = pread(logfd, logbuf, sizeof logbuf - 1, 0);
-    close(logfd);
-    unlink(logpath);
-    assert_true(n > 0);
-    logbuf[n] = '\0';
-    assert_non_null(strstr(logbuf, "next attempt in 300 s"));
+    read_captured(state, logbuf, sizeof logbuf);
+    assert_non_null(strstr(logbuf,
+                           "login refused: wrong user name or password (errType 1); next attempt "
+                           "in 300 s"));
+    /* One line for the event, none for the polls that were backed off. */
+    assert_null(strstr(strstr(logbuf, "login refused") + 1, "login refused"));
     assert_null(strstr(logbuf, "not-the-password"));
     assert_null(strstr(logbuf, PASSWORD));
 }
@@ -473,6 +516,7 @@ static void steal_session(struct fix *f)
     assert_int_equal(curl_loop_add(cl, &t.x), 0);
     assert_true(run_until(f, &t.done, 2, 10));
     assert_int_equal(t.rc, CURLE_OK);
+    assert_int_equal(curl_loop_socket_count(cl), 0); /* Connection: close, nothing kept */
     curl_loop_free(cl);
     curl_easy_cleanup(t.x.easy);
     curl_slist_free_all(t.h);
@@ -662,6 +706,183 @@ static void test_shutdown_logs_out(void **state)
     teardown(&f);
 }
 
+/* A bare HTTP server on the loop that answers every request with one canned response,
+ * for what the simulator never sends: oversized pages, redirects. */
+struct raw_srv {
+    struct ev_loop *loop;
+    int lfd, cfd;
+    uint16_t port;
+    ev_io acc, rd, wr;
+    char *resp;
+    size_t resp_len, sent;
+    char req[8192];
+    size_t req_len;
+    unsigned requests;
+};
+
+static void raw_close(struct raw_srv *r)
+{
+    if (r->cfd < 0)
+        return;
+    ev_io_stop(r->loop, &r->rd);
+    ev_io_stop(r->loop, &r->wr);
+    close(r->cfd);
+    r->cfd = -1;
+}
+
+static void raw_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct raw_srv *r = w->data;
+    ssize_t n = send(r->cfd, r->resp + r->sent, r->resp_len - r->sent, MSG_NOSIGNAL);
+    if (n > 0)
+        r->sent += (size_t)n;
+    if (n < 0 && errno != EAGAIN)
+        raw_close(r);
+    else if (r->sent == r->resp_len)
+        raw_close(r); /* Connection: close, like the switch */
+}
+
+static void raw_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct raw_srv *r = w->data;
+    ssize_t n = recv(r->cfd, r->req + r->req_len, sizeof r->req - 1 - r->req_len, 0);
+    if (n <= 0) {
+        if (n == 0 || errno != EAGAIN)
+            raw_close(r);
+        return;
+    }
+    r->req_len += (size_t)n;
+    r->req[r->req_len] = '\0';
+    if (strstr(r->req, "\r\n\r\n")) {
+        r->requests++;
+        r->sent = 0;
+        ev_io_stop(loop, &r->rd);
+        ev_io_init(&r->wr, raw_write_cb, r->cfd, EV_WRITE);
+        r->wr.data = r;
+        ev_io_start(loop, &r->wr);
+    }
+}
+
+static void raw_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct raw_srv *r = w->data;
+    int fd = accept(r->lfd, NULL, NULL);
+    if (fd < 0)
+        return;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    raw_close(r);
+    r->cfd = fd;
+    r->req_len = 0;
+    ev_io_init(&r->rd, raw_read_cb, fd, EV_READ);
+    r->rd.data = r;
+    ev_io_start(loop, &r->rd);
+}
+
+static void raw_start(struct raw_srv *r, struct ev_loop *loop, const char *head, size_t body_len)
+{
+    memset(r, 0, sizeof *r);
+    r->loop = loop;
+    r->cfd = -1;
+    size_t hl = strlen(head);
+    r->resp_len = hl + body_len;
+    r->resp = malloc(r->resp_len);
+    memcpy(r->resp, head, hl);
+    memset(r->resp + hl, 'x', body_len);
+    r->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(r->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(r->lfd, 4), 0);
+    assert_int_equal(getsockname(r->lfd, (struct sockaddr *)&a, &al), 0);
+    r->port = ntohs(a.sin_port);
+    ev_io_init(&r->acc, raw_accept_cb, r->lfd, EV_READ);
+    r->acc.data = r;
+    ev_io_start(loop, &r->acc);
+}
+
+static void raw_stop(struct raw_srv *r)
+{
+    raw_close(r);
+    ev_io_stop(r->loop, &r->acc);
+    close(r->lfd);
+    free(r->resp);
+}
+
+/* Creates the collector against a raw server instead of the simulator. */
+static void create_raw(struct fix *f, struct raw_srv *r, const char *head, size_t body_len)
+{
+    char err[256] = "";
+    memset(f, 0, sizeof *f);
+    f->loop = ev_loop_new(EVFLAG_AUTO);
+    raw_start(r, f->loop, head, body_len);
+    f->cfg.name = (char *)"sw1";
+    f->cfg.kind = DEVICE_SWITCH;
+    f->cfg.host = (char *)"127.0.0.1";
+    f->cfg.port = r->port;
+    f->cfg.interval_s = 15;
+    f->cfg.timeout_s = 3;
+    f->cfg.username = (char *)"admin";
+    assert_int_equal(secret_set(&f->cfg.password, PASSWORD, strlen(PASSWORD)), 0);
+    struct collector_env env = {.loop = f->loop, .done = on_done, .owner = f};
+    f->st = switch_collector.create(&f->cfg, &env, err, sizeof err);
+    if (!f->st)
+        fail_msg("create: %s", err);
+}
+
+static void destroy_raw(struct fix *f, struct raw_srv *r)
+{
+    switch_collector.destroy(f->st);
+    raw_stop(r);
+    ev_loop_destroy(f->loop);
+    secret_clear(&f->cfg.password);
+}
+
+/* A reply past 256 KiB is cut off: a protocol error, with or without Content-Length. */
+static void test_reply_size_cap(void **state)
+{
+    struct fix f;
+    struct raw_srv r;
+    const size_t big = 300 * 1024;
+    char head[160];
+    snprintf(head, sizeof head,
+             "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %zu\r\n"
+             "Connection: close\r\n\r\n",
+             big);
+    create_raw(&f, &r, head, big);
+    expect_poll(&f, POLL_ERR_PROTOCOL);
+    assert_int_equal(r.requests, 1);
+    destroy_raw(&f, &r);
+
+    create_raw(&f, &r, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n",
+               big);
+    expect_poll(&f, POLL_ERR_PROTOCOL);
+    assert_non_null(strstr(f.detail, "larger than 256 KiB"));
+    destroy_raw(&f, &r);
+}
+
+/* Redirects are not followed, and the requests carry a browser's headers. */
+static void test_no_redirects_browser_headers(void **state)
+{
+    struct fix f;
+    struct raw_srv r;
+    create_raw(&f, &r,
+               "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/\r\nContent-Length: 0\r\n"
+               "Connection: close\r\n\r\n",
+               0);
+    expect_poll(&f, POLL_ERR_PROTOCOL);
+    /* GET / (not the login page: maybe logged in already), then the data GET; no third. */
+    assert_int_equal(r.requests, 2);
+    assert_int_equal(strncmp(r.req, "GET /PortStatisticsRpm.htm HTTP/1.1\r\n", 37), 0);
+    char referer[80];
+    snprintf(referer, sizeof referer, "\r\nReferer: http://127.0.0.1:%u/\r\n", (unsigned)r.port);
+    assert_non_null(strstr(r.req, referer));
+    assert_non_null(strstr(r.req, "\r\nUser-Agent: Mozilla/5.0 "));
+    assert_non_null(strstr(r.req, "\r\nAccept: text/html,application/xhtml+xml,"));
+    assert_non_null(strstr(r.req, "\r\nUpgrade-Insecure-Requests: 1\r\n"));
+    assert_non_null(strstr(r.req, "\r\nConnection: close\r\n"));
+    destroy_raw(&f, &r);
+}
+
 static void test_metric_table(void **state)
 {
     const struct metric_table *t = &switch_collector.metrics;
@@ -691,7 +912,8 @@ int main(void)
         cmocka_unit_test(test_values_tl_sg108pe),
         cmocka_unit_test(test_values_tl_sg1016pe),
         cmocka_unit_test(test_steady_state_one_request),
-        cmocka_unit_test(test_wrong_password_backs_off),
+        cmocka_unit_test_setup_teardown(test_wrong_password_backs_off, capture_stderr,
+                                        restore_stderr),
         cmocka_unit_test(test_factory_reset_never_posts),
         cmocka_unit_test(test_users_full_backs_off),
         cmocka_unit_test(test_ignored_login),
@@ -704,6 +926,8 @@ int main(void)
         cmocka_unit_test(test_cancel_then_poll),
         cmocka_unit_test(test_connect_refused_and_http500),
         cmocka_unit_test(test_shutdown_logs_out),
+        cmocka_unit_test(test_reply_size_cap),
+        cmocka_unit_test(test_no_redirects_browser_headers),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
