@@ -96,6 +96,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_msg(LOG_WARN, NULL, "http: %s", line);
 }
 
+static struct MHD_Daemon *start(unsigned flags, unsigned port, const struct sockaddr *addr,
+                                struct http_server *s)
+{
+    return MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_NOTIFY_CONNECTION,
+        mhd_loop_notify_connection, s->ml, MHD_OPTION_END);
+}
+
 struct http_server *http_start(struct daemon *d, const char *listen, char *err, size_t errlen)
 {
     char host[256];
@@ -126,37 +136,30 @@ struct http_server *http_start(struct daemon *d, const char *listen, char *err, 
     }
 
     struct http_server *s = calloc(1, sizeof *s);
-    if (!s) {
+    if (!s || !(s->ml = mhd_loop_new(d->loop))) {
         snprintf(err, errlen, "out of memory");
+        free(s);
         return NULL;
     }
     s->daemon = d;
-    s->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    s->mhd = start(flags, port, (struct sockaddr *)&ss, s);
     if (!s->mhd && host[0] == '\0') {
         /* No IPv6 on this host: fall back to IPv4 any. */
         struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
         a4.sin_addr.s_addr = htonl(INADDR_ANY);
-        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL,
-                                  handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a4,
-                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        s->mhd = start(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, port, (struct sockaddr *)&a4, s);
     }
     if (!s->mhd) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available)", listen);
+        mhd_loop_free(s->ml);
         free(s);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : port;
-    s->ml = mhd_loop_attach(d->loop, s->mhd);
-    if (!s->ml) {
+    if (mhd_loop_attach(s->ml, s->mhd) < 0) {
         snprintf(err, errlen, "cannot attach the HTTP server to the event loop");
-        MHD_stop_daemon(s->mhd);
-        free(s);
+        http_stop(s);
         return NULL;
     }
     return s;
@@ -171,7 +174,8 @@ void http_stop(struct http_server *s)
 {
     if (!s)
         return;
-    mhd_loop_detach(s->ml);
-    MHD_stop_daemon(s->mhd);
+    if (s->mhd)
+        MHD_stop_daemon(s->mhd); /* its close notifications still kick s->ml */
+    mhd_loop_free(s->ml);
     free(s);
 }

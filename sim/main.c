@@ -269,8 +269,24 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/* A closed stdin/stdout/stderr would be handed to the first socket, which would then take
+ * commands or output meant for the harness. */
+static void keep_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (nfd >= 0 && nfd != fd) { /* lower fds are open, so nfd == fd; be safe anyway */
+            dup2(nfd, fd);
+            close(nfd);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
+    keep_std_fds();
     uint64_t seed = 0;
     bool have_seed = false;
     int first_dev = argc;

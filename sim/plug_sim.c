@@ -411,10 +411,28 @@ static json_t *handle_method(struct plug *p, const char *modname, json_t *mod, c
     return err_obj(-2, "member not support");
 }
 
+/* Dumps carry other top-level keys too (python-kasa's "discovery_result"): a module is an
+ * object of method replies, or a module-level error. */
+static bool is_module(json_t *mod)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(mod))
+        return false;
+    if (json_object_get(mod, "err_code"))
+        return true;
+    json_object_foreach(mod, k, v)
+    {
+        if (!json_is_object(v))
+            return false;
+    }
+    return true;
+}
+
 static json_t *handle_module(struct plug *p, const char *name, json_t *margs)
 {
     json_t *mod = json_object_get(p->profile, name);
-    if (!json_is_object(mod))
+    if (!is_module(mod))
         return err_obj(-1, "module not support");
     if (json_object_get(mod, "err_code")) /* the dump has the module-level error */
         return json_deep_copy(mod);
@@ -999,8 +1017,12 @@ int sim_add_plug(struct sim *sim, const char *profile, const char *addr, uint16_
     ev_init(&p->accept_pause, accept_pause_cb);
     p->lio.data = p->uio.data = p->accept_pause.data = p;
 
+    /* Profile errors name the file (and line:col) already; the others get the profile. */
+    if (!(p->profile = load_profile(profile, err, errlen))) {
+        plug_free(p);
+        return -1;
+    }
     if (parse_addr(p, addr, why, sizeof why) != 0 ||
-        !(p->profile = load_profile(profile, why, sizeof why)) ||
         plug_init_state(p, alias, why, sizeof why) != 0 ||
         plug_open(p, port, why, sizeof why) != 0) {
         snprintf(err, errlen, "plug %s: %s", profile, why);

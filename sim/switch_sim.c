@@ -125,7 +125,6 @@ struct switch_sim {
     struct cookie_slot cookies[COOKIE_SLOTS];
     unsigned long requests[SWITCH_SIM_PAGE_COUNT];
     struct req *delayed; /* requests suspended by the slow fault */
-    ev_timer kick;
     bool stopping;
     bool starting;
     char start_err[160];
@@ -229,7 +228,10 @@ static uint16_t poe_power(const struct switch_sim *sim, unsigned i, double now)
     if (i >= sim->model->poe_ports || !p->pd || !p->enabled || p->link == 0)
         return 0;
     double w = p->pd_power_dw * (1.0 + 0.04 * sin(now / 47.0 + p->pd_phase));
-    unsigned limit = p->limit_dw == 330 ? 300 : p->limit_dw;
+    /* pdclass values are the class's maximum power in tenths of a watt */
+    double limit = p->limit_dw == 330 ? 300 : p->limit_dw;
+    if (limit > 0.95 * p->pd_class)
+        limit = 0.95 * p->pd_class;
     if (w > limit)
         w = limit;
     return (uint16_t)(w + 0.5);
@@ -248,9 +250,11 @@ static void layout_ports(struct switch_sim *sim, double wrap, double now)
         p->seg_start = now;
         if (i < sim->model->poe_ports) {
             p->pd = rng_unit(r) < 0.6;
-            p->pd_power_dw = (uint16_t)rng_range(r, 20, 130);
             static const uint16_t classes[] = {300, 300, 154, 70};
             p->pd_class = classes[rng_next(r) % 4];
+            p->pd_power_dw = (uint16_t)rng_range(r, 0.3 * p->pd_class, 0.8 * p->pd_class);
+            if (p->pd_power_dw > 130)
+                p->pd_power_dw = 130; /* keeps 4 PDs inside a 64 W budget */
             p->limit_dw = rng_unit(r) < 0.5 ? 330 : 300;
             p->pd_phase = rng_range(r, 0, 6.283);
             if (p->pd)
@@ -612,20 +616,11 @@ static MHD_RESULT answer(struct switch_sim *sim, struct req *r)
     return ret;
 }
 
-/* Two things MHD does not wake its epoll fd for in external mode: a resumed connection, and
- * taking the listening socket back into its epoll set once a connection at the limit is
- * freed (after the close notification, within the same MHD_run). One extra MHD_run on the
- * next loop iteration covers both. */
-static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    struct switch_sim *sim = w->data;
-    MHD_run(sim->daemon);
-}
-
+/* MHD does not wake its epoll fd for a resumed connection (see mhd_loop.h). */
 static void kick(struct switch_sim *sim)
 {
-    if (!sim->stopping && !ev_is_active(&sim->kick))
-        ev_timer_start(sim->loop, &sim->kick);
+    if (!sim->stopping)
+        mhd_loop_kick(sim->ml);
 }
 
 static void delayed_unlink(struct req *r)
@@ -711,14 +706,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     free(r);
     *con_cls = NULL;
-}
-
-/* Every closed connection, whether or not it carried a request. */
-static void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
-                        enum MHD_ConnectionNotificationCode toe)
-{
-    if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
-        kick(cls);
 }
 
 __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
@@ -825,7 +812,10 @@ struct switch_sim *switch_sim_start(struct ev_loop *loop, const struct switch_si
                                                : 60.0;
     sim->slow = opts->slow_seconds > 0 ? opts->slow_seconds : 10.0;
     sim->unauth_status = opts->unauth_status ? opts->unauth_status : MHD_HTTP_OK;
-    sim->rng = opts->seed ^ 0x5457495443485349ULL; /* any fixed mix: seed 0 is valid */
+    /* the model and requested port take part, so that switches of one run differ */
+    sim->rng = opts->seed ^ 0x5457495443485349ULL ^ ((uint64_t)opts->port << 40);
+    for (const char *c = m->name; *c; c++)
+        sim->rng = (sim->rng ^ (unsigned char)*c) * 0x100000001b3ULL;
     /* TP-Link OUI, random device part */
     uint64_t dev = rng_next(&sim->rng);
     snprintf(sim->mac, sizeof sim->mac, "B0:4E:26:%02X:%02X:%02X", (unsigned)(dev & 0xff),
@@ -835,8 +825,12 @@ struct switch_sim *switch_sim_start(struct ev_loop *loop, const struct switch_si
     sim->last_now = ev_now(loop);
     layout_ports(sim, opts->wrap_seconds, sim->last_now);
 
-    ev_timer_init(&sim->kick, kick_cb, 0., 0.);
-    sim->kick.data = sim;
+    sim->ml = mhd_loop_new(loop);
+    if (!sim->ml) {
+        snprintf(err, errlen, "switch sim %s: out of memory", m->name);
+        free(sim);
+        return NULL;
+    }
     unsigned maxconn = opts->max_connections ? opts->max_connections : 1;
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (v6)
@@ -847,8 +841,9 @@ struct switch_sim *switch_sim_start(struct ev_loop *loop, const struct switch_si
         flags, opts->port, NULL, NULL, handler, sim, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, maxconn, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, sim, MHD_OPTION_NOTIFY_CONNECTION, conn_notify, sim,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, sim, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed, sim, MHD_OPTION_NOTIFY_CONNECTION,
+        mhd_loop_notify_connection, sim->ml, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, sim,
+        MHD_OPTION_END);
     int saved = errno;
     sim->starting = false;
     if (!sim->daemon) {
@@ -857,6 +852,7 @@ struct switch_sim *switch_sim_start(struct ev_loop *loop, const struct switch_si
                  sim->start_err[0] ? sim->start_err
                  : saved           ? strerror(saved)
                                    : "failed");
+        mhd_loop_free(sim->ml);
         free(sim);
         return NULL;
     }
@@ -866,11 +862,10 @@ struct switch_sim *switch_sim_start(struct ev_loop *loop, const struct switch_si
     if (di && getsockname(di->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
         sim->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                       : ((struct sockaddr_in *)&bound)->sin_port);
-    sim->ml = mhd_loop_attach(loop, sim->daemon);
-    if (!sim->ml || sim->port == 0) {
+    if (mhd_loop_attach(sim->ml, sim->daemon) < 0 || sim->port == 0) {
         snprintf(err, errlen, "switch sim %s: cannot attach the HTTP server to the loop", m->name);
-        mhd_loop_detach(sim->ml);
         MHD_stop_daemon(sim->daemon);
+        mhd_loop_free(sim->ml);
         free(sim);
         return NULL;
     }
@@ -892,9 +887,8 @@ void switch_sim_stop(struct switch_sim *sim)
         MHD_resume_connection(r->conn);
     }
     sim->stopping = true;
-    mhd_loop_detach(sim->ml);
-    MHD_stop_daemon(sim->daemon);
-    ev_timer_stop(sim->loop, &sim->kick);
+    MHD_stop_daemon(sim->daemon); /* its close notifications still kick sim->ml */
+    mhd_loop_free(sim->ml);
     free(sim);
 }
 

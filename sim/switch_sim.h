@@ -65,16 +65,20 @@ struct switch_sim_opts {
     enum switch_sim_conflict conflict;
     double session_timeout_s; /* idle expiry; 0 = 60 s (IP mode) or 600 s (cookie mode) */
     /* 0: realistic rates (hundreds to thousands of packets/s) from a random offset.
-     * > 0: the good counters of link-up ports start near 2^32 and wrap within about
-     * wrap_seconds; the rate is 2^32 / wrap_seconds capped at 90% of the link's
-     * minimum-frame packet rate, so that the counter stays physically possible. */
+     * > 0: the good counters start 25-75% of wrap_seconds' worth of packets below 2^32, so
+     * link-up ports wrap within wrap_seconds; the rate is 2^32 / wrap_seconds capped at 90%
+     * of the link's minimum-frame packet rate so that the counter stays physically
+     * possible (the later wraps then come every 2^32 / rate seconds: ~53 min at 1G). */
     double wrap_seconds;
-    double slow_seconds;      /* delay of SWITCH_SIM_FAULT_SLOW; 0 = 10 s */
-    unsigned unauth_status;   /* status of the login page on an unauthenticated data GET;
-                                 0 = 200 (401 was reported on one TL-SG105E) */
-    unsigned max_connections; /* 0 = 1, like the real switch; others wait in the backlog */
-    uint64_t seed;            /* port layout, rates, MAC, cookies */
-    const char *description;  /* descriStr; NULL = the model name; at most 32 bytes */
+    double slow_seconds;    /* delay of SWITCH_SIM_FAULT_SLOW; 0 = 10 s */
+    unsigned unauth_status; /* status of the login page on an unauthenticated data GET;
+                               0 = 200 (401 was reported on one TL-SG105E) */
+    /* 0 = 1, like the real switch: others wait in the backlog (a client that connects and
+     * stays silent holds the slot for up to 15 s) */
+    unsigned max_connections;
+    /* port layout, rates, MAC, cookies; mixed with the model and the requested port */
+    uint64_t seed;
+    const char *description; /* descriStr; NULL = the model name; at most 32 bytes */
 };
 
 struct switch_sim;
@@ -141,8 +145,9 @@ unsigned long switch_sim_requests(const struct switch_sim *sim, enum switch_sim_
 /* Command-line form, for tplinksim:
  *   MODEL@ADDR:PORT[,user=U][,password=P][,session=ip|cookie][,conflict=evict|full]
  *   [,wrap=SECONDS][,timeout=SECONDS][,seed=N][,description=D][,fault=NAME]
- * ADDR may be [v6] in brackets. Strings point into spec->buf. Returns 0, or -1 with a
- * one-line reason in err (never echoing the password). */
+ * ADDR may be [v6] in brackets; values cannot contain ','. The strings point into
+ * spec->buf (switch_sim_start copies what it keeps). Returns 0, or -1 with a one-line
+ * reason in err (never echoing the password). */
 struct switch_sim_spec {
     struct switch_sim_opts opts;
     enum switch_sim_fault fault;

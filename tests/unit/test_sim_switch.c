@@ -614,7 +614,8 @@ static void test_poe_page(void **state)
     struct http h;
     http_do(f, &h, sim, "/PoeConfigRpm.htm", NULL, NULL);
     assert_int_equal(js_int(h.body, "poe_port_num"), 8);
-    uint64_t power[16], status[16], volt[16], cur[16];
+    uint64_t power[16], status[16], volt[16], cur[16], pdclass[16];
+    assert_int_equal(js_array(h.body, "pdclass", pdclass, 16), 8);
     assert_int_equal(js_array(h.body, "power", power, 16), 8);
     assert_int_equal(js_array(h.body, "powerstatus", status, 16), 8);
     assert_int_equal(js_array(h.body, "voltage", volt, 16), 8);
@@ -627,6 +628,7 @@ static void test_poe_page(void **state)
         assert_int_equal(status[i], power[i] ? 2 : 0);
         if (power[i]) {
             powered++;
+            assert_true(power[i] < pdclass[i]); /* within the class's maximum */
             /* P = U * I within rounding: power/10 W = voltage/10 V * current mA / 1000 */
             double w = (double)volt[i] / 10.0 * (double)cur[i] / 1000.0;
             assert_true(w > (double)power[i] / 10.0 - 0.1 && w < (double)power[i] / 10.0 + 0.1);
