@@ -22,6 +22,7 @@
 #include "collectors/collector.h"
 #include "collectors/easysmart/curl_loop.h"
 #include "collectors/easysmart/page.h"
+#include "daemon/daemon.h"
 #include "daemon/expo.h"
 #include "daemon/log.h"
 #include "daemon/strbuf.h"
@@ -883,6 +884,48 @@ static void test_no_redirects_browser_headers(void **state)
     destroy_raw(&f, &r);
 }
 
+/* Under the real poller, with the daemon's own schedule, deadline, render and shutdown. */
+static void test_under_daemon_core(void **state)
+{
+    struct fix f;
+    struct daemon d;
+    struct inventory inv;
+    char yaml[512], err[256];
+    const struct collector *const registry[] = {&switch_collector, NULL};
+    setup_model(&f, "TL-SG108PE", PASSWORD);
+    f.opts.description = "core-sw";
+    sim_start(&f);
+    snprintf(yaml, sizeof yaml,
+             "defaults: { interval: 1s, timeout: 900ms }\n"
+             "switches:\n"
+             "  - { name: core, host: 127.0.0.1, port: %u, password: \"%s\" }\n",
+             (unsigned)switch_sim_port(f.sim), PASSWORD);
+    if (inventory_load_string(yaml, strlen(yaml), "test.yml", NULL, &inv, err, sizeof err) != 0)
+        fail_msg("inventory: %s", err);
+    if (daemon_init_with(&d, f.loop, &inv, registry, err, sizeof err) != 0)
+        fail_msg("daemon_init_with: %s", err);
+    daemon_start_polling(&d);
+    run_for(&f, 2.6);
+    const struct strbuf *x = daemon_exposition(&d);
+    assert_non_null(x->data);
+    assert_non_null(strstr(x->data, "\ntplink_up{device=\"core\",kind=\"switch\"} 1\n"));
+    assert_non_null(strstr(x->data, "model=\"TL-SG108PE\""));
+    assert_non_null(strstr(x->data, "alias=\"core-sw\""));
+    assert_non_null(strstr(x->data, "\ntplink_switch_port_link_up{device=\"core\",port=\"1\"} "));
+    assert_non_null(strstr(x->data, "\ntplink_switch_poe_budget_watts{device=\"core\"} "));
+    assert_non_null(strstr(x->data, "# TYPE tplink_switch_port_receive_packets_total counter\n"));
+    assert_null(strstr(x->data, PASSWORD));
+    /* Polls after the first cost one request each. */
+    assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 1);
+    assert_true(reqs(&f, SWITCH_SIM_PAGE_PORT_STATISTICS) >= 2);
+    daemon_shutdown_sessions(&d);
+    run_for(&f, 0.3);
+    assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGOUT), 1);
+    assert_false(switch_sim_session_active(f.sim));
+    daemon_free(&d);
+    teardown(&f);
+}
+
 static void test_metric_table(void **state)
 {
     const struct metric_table *t = &switch_collector.metrics;
@@ -927,6 +970,7 @@ int main(void)
         cmocka_unit_test(test_connect_refused_and_http500),
         cmocka_unit_test(test_shutdown_logs_out),
         cmocka_unit_test(test_reply_size_cap),
+        cmocka_unit_test(test_under_daemon_core),
         cmocka_unit_test(test_no_redirects_browser_headers),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
