@@ -5,8 +5,11 @@
  * /logon.cgi, the verifying statistics GET; see session.h) also reads SystemInfoRpm,
  * PortSettingRpm and, on PoE models, PoeConfigRpm once, because those change only when
  * someone reconfigures the switch, and every extra request costs the switch's one-slot
- * web server time. */
-#include <math.h>
+ * web server time.
+ *
+ * Each switch has its own curl multi handle and one easy handle for its whole life: the
+ * easy handle carries the switch's cookie jar, and a per-device multi keeps the collector
+ * free of shared mutable state (a handful of switches, so the cost is small). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +23,7 @@
 #include "daemon/strbuf.h"
 
 #define SW_BODY_LIMIT ((size_t)256 * 1024)
-#define SW_LOGOUT_TIMEOUT_MS 2000L
+#define SW_LOGOUT_TIMEOUT_MS 1000L /* the core runs the loop about 1 s after shutdown */
 #define SW_LOGON_MAX 512
 
 enum {
