@@ -897,6 +897,16 @@ uint16_t switch_sim_port(const struct switch_sim *sim)
     return sim->port;
 }
 
+const char *switch_sim_model(const struct switch_sim *sim)
+{
+    return sim->model->name;
+}
+
+const char *switch_sim_addr(const struct switch_sim *sim)
+{
+    return sim->addr;
+}
+
 unsigned switch_sim_port_count(const struct switch_sim *sim)
 {
     return sim->model->ports;

@@ -28,7 +28,6 @@
 #include "daemon/strbuf.h"
 #include "sim/switch_sim.h"
 
-extern const struct collector switch_collector;
 
 #define PASSWORD "Sup3r-S3cret!"
 
