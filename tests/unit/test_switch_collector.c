@@ -28,7 +28,6 @@
 #include "daemon/strbuf.h"
 #include "sim/switch_sim.h"
 
-
 #define PASSWORD "Sup3r-S3cret!"
 
 struct fix {
@@ -337,8 +336,10 @@ static int capture_stderr(void **state)
     struct captured *c = calloc(1, sizeof *c);
     snprintf(c->path, sizeof c->path, "/tmp/test_switch_collector_log_XXXXXX");
     c->fd = mkstemp(c->path);
-    if (c->fd < 0)
+    if (c->fd < 0) {
+        free(c);
         return -1;
+    }
     fflush(stderr);
     c->saved = dup(STDERR_FILENO);
     dup2(c->fd, STDERR_FILENO);
@@ -736,10 +737,8 @@ static void raw_write_cb(struct ev_loop *loop, ev_io *w, int revents)
     ssize_t n = send(r->cfd, r->resp + r->sent, r->resp_len - r->sent, MSG_NOSIGNAL);
     if (n > 0)
         r->sent += (size_t)n;
-    if (n < 0 && errno != EAGAIN)
-        raw_close(r);
-    else if (r->sent == r->resp_len)
-        raw_close(r); /* Connection: close, like the switch */
+    if ((n < 0 && errno != EAGAIN) || r->sent == r->resp_len)
+        raw_close(r); /* on error, or done: Connection: close, like the switch */
 }
 
 static void raw_read_cb(struct ev_loop *loop, ev_io *w, int revents)
