@@ -1,21 +1,23 @@
 /* floor: the least a plug poller can do, as a baseline for the daemon's CPU per poll.
  *
  * A bare epoll loop, no libev, no timers but one schedule: for every target, at the same
- * rate as the daemon (one poll per interval, phases spread evenly), it connects, sends the
+ * rate as the daemon (one poll per interval, at the same phases), it connects, sends the
  * framed sysinfo+emeter request, reads the reply with the library's kasa_frame_reader,
  * decodes it with kasa_iot_parse_reply (the daemon's own codec, so the comparison is like
  * for like) and closes. Everything the daemon does beyond this is overhead.
  *
  *   floor --targets FILE [--interval S] [--timeout S] [--duration S] [--report S]
  *
- * FILE has one "ADDR PORT" per line (IPv4 or IPv6 literals). Every --report seconds it
+ * FILE has one "ADDR PORT [NAME]" per line (IPv4 or IPv6 literals). With names, each target
+ * gets the phase the daemon gives a device of that name (daemon_phase below), so both
+ * programs start their polls at the same moments; without, phases are spread evenly.
+ * Every --report seconds it
  * prints "stats t=SECONDS polls=N ok=N errors=N skipped=N cpu_s=SECONDS" (cumulative), and
  * a summary at the end (after --duration, or on SIGTERM/SIGINT). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,6 +41,7 @@ enum phase { IDLE, CONNECTING, RECEIVING };
 struct target {
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    double offset; /* seconds into each interval */
     int fd;
     enum phase phase;
     double started;
@@ -83,7 +86,9 @@ static double cpu_seconds(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static int load_targets(const char *path, struct floor_state *f)
+static double daemon_phase(const char *name, double interval_s);
+
+static int load_targets(const char *path, struct floor_state *f, double interval)
 {
     FILE *in = fopen(path, "r");
     if (!in) {
@@ -96,11 +101,11 @@ static int load_targets(const char *path, struct floor_state *f)
     unsigned lineno = 0;
     while (f->t && fgets(line, sizeof line, in)) {
         lineno++;
-        char host[INET6_ADDRSTRLEN + 1];
+        char host[INET6_ADDRSTRLEN + 1], name[80] = "";
         unsigned port;
         if (line[0] == '#' || line[0] == '\n')
             continue;
-        if (sscanf(line, "%46s %u", host, &port) != 2 || port == 0 || port > 65535) {
+        if (sscanf(line, "%46s %u %79s", host, &port, name) < 2 || port == 0 || port > 65535) {
             fprintf(stderr, "floor: %s:%u: expected ADDR PORT\n", path, lineno);
             fclose(in);
             return -1;
@@ -120,6 +125,7 @@ static int load_targets(const char *path, struct floor_state *f)
         struct target *t = &f->t[f->n];
         memset(t, 0, sizeof *t);
         t->fd = -1;
+        t->offset = name[0] ? daemon_phase(name, interval) : -1;
         kasa_frame_reader_init(&t->rd);
         struct sockaddr_in *a4 = (struct sockaddr_in *)&t->addr;
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&t->addr;
@@ -148,6 +154,32 @@ static int load_targets(const char *path, struct floor_state *f)
         return -1;
     }
     return 0;
+}
+
+/* The daemon's phase for a device name, as daemon/poller.c computes it (copied rather than
+ * linked: linking the poller pulls in every collector and its libraries). */
+static double daemon_phase(const char *name, double interval_s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return interval_s * (double)(h % 10007) / 10007.0;
+}
+
+static int by_phase(const void *a, const void *b)
+{
+    double x = ((const struct target *)a)->offset, y = ((const struct target *)b)->offset;
+    return (x > y) - (x < y);
+}
+
+/* Targets without a name are spread evenly; then all are sorted by phase, so the schedule
+ * is one pass over the array per interval. */
+static void set_phases(struct floor_state *f, double interval)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (f->t[i].offset < 0)
+            f->t[i].offset = interval * (double)i / (double)f->n;
+    qsort(f->t, f->n, sizeof *f->t, by_phase);
 }
 
 static void finish(struct floor_state *f, struct target *t, bool ok)
@@ -182,8 +214,6 @@ static void start_poll(struct floor_state *f, size_t i, double now)
         finish(f, t, false);
         return;
     }
-    int one = 1;
-    setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(t->fd, (struct sockaddr *)&t->addr, t->addrlen) < 0 && errno != EINPROGRESS) {
         finish(f, t, false);
         return;
@@ -198,12 +228,8 @@ static void on_event(struct floor_state *f, size_t i, uint32_t events)
 {
     struct target *t = &f->t[i];
     if (t->phase == CONNECTING) {
-        int soerr = 0;
-        socklen_t len = sizeof soerr;
-        if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr) {
-            finish(f, t, false);
-            return;
-        }
+        /* No SO_ERROR query and no TCP_NODELAY (the daemon does both): a failed connect
+         * fails this send, and one small send goes out at once anyway. */
         ssize_t n = send(t->fd, f->frame, f->frame_len, MSG_NOSIGNAL);
         if (n != (ssize_t)f->frame_len) { /* 70 bytes into an empty socket buffer */
             finish(f, t, false);
@@ -317,8 +343,9 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
 
     struct floor_state f = {.timeout_s = timeout};
-    if (load_targets(targets, &f) < 0)
+    if (load_targets(targets, &f, interval) < 0)
         return 1;
+    set_phases(&f, interval);
     f.ring_cap = 2 * f.n + 2;
     f.ring = calloc(f.ring_cap, sizeof *f.ring);
     if (!f.ring) {
@@ -333,12 +360,12 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* Target i is due at t0 + i * interval / n + k * interval. */
-    double t0 = mono(), step = interval / (double)f.n;
+    /* Target i (in phase order) is due at t0 + phase_i + k * interval. */
+    double t0 = mono();
     double cpu0 = cpu_seconds();
     size_t next = 0;
     uint64_t round = 0;
-    double next_due = t0, next_report = t0 + report;
+    double next_due = t0 + f.t[0].offset, next_report = t0 + report;
     struct epoll_event events[MAX_EVENTS];
     while (!stop_requested) {
         double now = mono();
@@ -350,7 +377,7 @@ int main(int argc, char **argv)
                 next = 0;
                 round++;
             }
-            next_due = t0 + (double)round * interval + (double)next * step;
+            next_due = t0 + (double)round * interval + f.t[next].offset;
         }
         sweep(&f, now);
         if (report > 0 && now >= next_report) {
