@@ -43,7 +43,8 @@ static void usage(FILE *f)
                "  FAULT    none, refuse, hang, garbage or close\n"
                "\n"
                "Prints \"ready plug PROFILE ADDR PORT\" per device, then \"ready all\".\n"
-               "Commands on stdin: \"fault INDEX FAULT\", \"relay INDEX 0|1\".\n");
+               "Commands on stdin: \"fault INDEX FAULT\", \"relay INDEX 0|1\",\n"
+               "\"outlet INDEX OUTLET 0|1\" (a strip's outlet, 1-based).\n");
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -201,14 +202,15 @@ static void command(struct ctl *ctl, char *line)
     char *verb = strtok_r(line, " \t\r", &save);
     char *a1 = verb ? strtok_r(NULL, " \t\r", &save) : NULL;
     char *a2 = a1 ? strtok_r(NULL, " \t\r", &save) : NULL;
-    char *extra = a2 ? strtok_r(NULL, " \t\r", &save) : NULL;
+    char *a3 = a2 ? strtok_r(NULL, " \t\r", &save) : NULL;
+    char *extra = a3 ? strtok_r(NULL, " \t\r", &save) : NULL;
     int idx;
     enum sim_fault fault;
 
     if (!verb)
         return; /* blank line */
     if (strcmp(verb, "fault") == 0) {
-        if (!a2 || extra)
+        if (!a2 || a3)
             printf("error usage: fault INDEX FAULT\n");
         else if (!parse_index(ctl->sim, a1, &idx))
             printf("error no device %s\n", a1);
@@ -219,12 +221,23 @@ static void command(struct ctl *ctl, char *line)
         else
             printf("ok\n");
     } else if (strcmp(verb, "relay") == 0) {
-        if (!a2 || extra || (strcmp(a2, "0") != 0 && strcmp(a2, "1") != 0))
+        if (!a2 || a3 || (strcmp(a2, "0") != 0 && strcmp(a2, "1") != 0))
             printf("error usage: relay INDEX 0|1\n");
         else if (!parse_index(ctl->sim, a1, &idx))
             printf("error no device %s\n", a1);
         else if (sim_set_relay(ctl->sim, idx, a2[0] == '1') != 0)
             printf("error cannot switch device %d\n", idx);
+        else
+            printf("ok\n");
+    } else if (strcmp(verb, "outlet") == 0) {
+        uint64_t outlet;
+        if (!a3 || extra || !parse_u64(a2, &outlet) || outlet > 64 ||
+            (strcmp(a3, "0") != 0 && strcmp(a3, "1") != 0))
+            printf("error usage: outlet INDEX OUTLET 0|1\n");
+        else if (!parse_index(ctl->sim, a1, &idx))
+            printf("error no device %s\n", a1);
+        else if (sim_set_outlet(ctl->sim, idx, (int)outlet, a3[0] == '1') != 0)
+            printf("error device %d has no outlet %s\n", idx, a2);
         else
             printf("ok\n");
     } else {
