@@ -233,28 +233,31 @@ static enum kasa_parse_status parse_sysinfo(json_t *system, struct plug_reading 
     return parse_children(si, out, err, errlen);
 }
 
-/* Per field, whichever generation's key is present: v2 milli-units win when both are. */
-static bool pick(json_t *rt, const char *v2, double v2_scale, const char *v1, double v1_scale,
-                 double *out)
+/* Per field, whichever generation's key is present; v2 wins when both are. Milli-units are
+ * divided (120368 mV is exactly 120.368 V then, not 120.36800000000001). */
+static bool pick(json_t *rt, const char *v2, double v2_div, const char *v1, double *out)
 {
     double d;
     if (get_number(rt, v2, &d)) {
-        *out = d * v2_scale;
+        *out = d / v2_div;
         return true;
     }
-    if (get_number(rt, v1, &d)) {
-        *out = d * v1_scale;
-        return true;
-    }
-    return false;
+    return get_number(rt, v1, out);
 }
 
 static void parse_realtime(json_t *rt, struct kasa_meter *m)
 {
-    m->has_power = pick(rt, "power_mw", 1e-3, "power", 1, &m->power_w);
-    m->has_voltage = pick(rt, "voltage_mv", 1e-3, "voltage", 1, &m->voltage_v);
-    m->has_current = pick(rt, "current_ma", 1e-3, "current", 1, &m->current_a);
-    m->has_energy = pick(rt, "total_wh", 3600, "total", 3.6e6, &m->energy_j);
+    m->has_power = pick(rt, "power_mw", 1000, "power", &m->power_w);
+    m->has_voltage = pick(rt, "voltage_mv", 1000, "voltage", &m->voltage_v);
+    m->has_current = pick(rt, "current_ma", 1000, "current", &m->current_a);
+    double d;
+    m->has_energy = true;
+    if (get_number(rt, "total_wh", &d))
+        m->energy_j = d * 3600;
+    else if (get_number(rt, "total", &d))
+        m->energy_j = d * 3.6e6;
+    else
+        m->has_energy = false;
     if (m->has_energy && m->energy_j < 0)
         m->has_energy = false;
 }
