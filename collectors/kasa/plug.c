@@ -70,8 +70,8 @@ static const struct metric_family plug_families[M_COUNT] = {
                        "binded); refreshed every few minutes."},
     [M_OUTLET_INFO] = {"tplink_outlet_info", METRIC_GAUGE,
                        "A constant 1 per outlet of a power strip, labelled with the outlet's "
-                       "alias. outlet is the 1-based position, stable; aliases need not be "
-                       "unique."},
+                       "alias (not unique: unused outlets are all \"Empty\"). outlet is 1-based "
+                       "and stable: child id suffix 00 is outlet 1."},
     [M_OUTLET_RELAY_ON] = {"tplink_outlet_relay_on", METRIC_GAUGE,
                            "Relay state of a strip outlet, 1 = on (sysinfo children state)."},
     [M_OUTLET_ON_TIME] = {"tplink_outlet_on_time_seconds", METRIC_GAUGE,
