@@ -607,6 +607,8 @@ static json_t *handle_method(struct plug *p, const char *modname, json_t *mod, c
             if (m->child_aware && scope->err == -14)
                 return err_obj(-14, "entry not exist");
             struct call c = {entry, args, scope, udp};
+            /* A new reply object, never a pointer into c (cppcheck cannot see that). */
+            // cppcheck-suppress returnDanglingLifetime
             return m->fn(p, &c);
         }
         break;

@@ -51,7 +51,7 @@ static enum kasa_parse_status device_error(char *err, size_t errlen, const char 
     if (json_is_string(m)) {
         const char *s = json_string_value(m);
         size_t n = 0;
-        for (; s[n] && n < sizeof msg - 5; n++)
+        for (; n < sizeof msg - 5 && s[n]; n++)
             msg[n + 2] = (s[n] >= 0x20 && s[n] < 0x7f) ? s[n] : '?';
         if (n) {
             msg[0] = ' ';
@@ -279,7 +279,7 @@ static enum kasa_parse_status parse_emeter(json_t *emeter, struct plug_reading *
     code = err_code(rt); /* method-level error, e.g. HS100 hw2, HS105 */
     if (code)
         return not_supported(code) ? KASA_PARSE_OK : device_error(err, errlen, "get_realtime", rt);
-    struct kasa_meter m;
+    struct kasa_meter m = {0};
     parse_realtime(rt, &m);
     out->has_power = m.has_power;
     out->has_voltage = m.has_voltage;
