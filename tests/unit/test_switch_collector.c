@@ -904,15 +904,15 @@ static void test_under_daemon_core(void **state)
         fail_msg("daemon_init_with: %s", err);
     daemon_start_polling(&d);
     run_for(&f, 2.6);
-    const struct strbuf *x = daemon_exposition(&d);
-    assert_non_null(x->data);
-    assert_non_null(strstr(x->data, "\ntplink_up{device=\"core\",kind=\"switch\"} 1\n"));
-    assert_non_null(strstr(x->data, "model=\"TL-SG108PE\""));
-    assert_non_null(strstr(x->data, "alias=\"core-sw\""));
-    assert_non_null(strstr(x->data, "\ntplink_switch_port_link_up{device=\"core\",port=\"1\"} "));
-    assert_non_null(strstr(x->data, "\ntplink_switch_poe_budget_watts{device=\"core\"} "));
-    assert_non_null(strstr(x->data, "# TYPE tplink_switch_port_receive_packets_total counter\n"));
-    assert_null(strstr(x->data, PASSWORD));
+    const struct scrape_body *x = daemon_exposition(&d);
+    assert_non_null(x);
+    assert_non_null(strstr(x->text, "\ntplink_up{device=\"core\",kind=\"switch\"} 1\n"));
+    assert_non_null(strstr(x->text, "model=\"TL-SG108PE\""));
+    assert_non_null(strstr(x->text, "alias=\"core-sw\""));
+    assert_non_null(strstr(x->text, "\ntplink_switch_port_link_up{device=\"core\",port=\"1\"} "));
+    assert_non_null(strstr(x->text, "\ntplink_switch_poe_budget_watts{device=\"core\"} "));
+    assert_non_null(strstr(x->text, "# TYPE tplink_switch_port_receive_packets_total counter\n"));
+    assert_null(strstr(x->text, PASSWORD));
     /* Polls after the first cost one request each. */
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 1);
     assert_true(reqs(&f, SWITCH_SIM_PAGE_PORT_STATISTICS) >= 2);
