@@ -101,12 +101,15 @@ class SimShards:
     processes as the descriptor limit needs: a plug holds a TCP and a UDP socket, plus its
     connections (at most 512 per process)."""
 
-    def __init__(self, harness, addresses, profile, nofile, timeout=120.0):
-        per_process = max(1, (nofile - 64 - 512) // 2)
+    def __init__(self, harness, addresses, profile, nofile, extra_specs=(), timeout=120.0):
+        """extra_specs (switches: one listening socket each) go to the first process."""
+        per_process = max(1, (nofile - 64 - 512 - len(extra_specs)) // 2)
         self.procs = []
-        for start in range(0, len(addresses), per_process):
+        for start in range(0, max(len(addresses), 1), per_process):
             chunk = addresses[start:start + per_process]
             specs = [f"plug:{profile}@{a}:9999" for a in chunk]
+            if start == 0:
+                specs += list(extra_specs)
             self.procs.append(harness.Sim(specs, timeout=timeout))
 
     @property

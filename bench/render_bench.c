@@ -333,15 +333,17 @@ int main(int argc, char **argv)
     for (unsigned long i = 0; i < iterations; i++) {
         d.dirty = true;
         double t1 = mono(), c1 = cpu_now();
-        const struct strbuf *b = daemon_exposition(&d);
+        const struct scrape_body *b = daemon_exposition(&d);
         c[i] = cpu_now() - c1;
         t[i] = mono() - t1;
-        bytes = b->len;
+        if (!b)
+            return 1;
+        bytes = b->text_len;
     }
-    const struct strbuf *b = daemon_exposition(&d);
+    const struct scrape_body *b = daemon_exposition(&d);
     unsigned long long series = 0;
-    for (size_t i = 0; i < b->len; i++)
-        if (b->data[i] != '#' && (i == 0 || b->data[i - 1] == '\n'))
+    for (size_t i = 0; i < b->text_len; i++)
+        if (b->text[i] != '#' && (i == 0 || b->text[i - 1] == '\n'))
             series++;
     uint64_t renders = d.renders;
     double c1 = mono();
@@ -354,7 +356,7 @@ int main(int argc, char **argv)
     }
     if (output) {
         FILE *o = fopen(output, "w");
-        if (!o || fwrite(b->data, 1, b->len, o) != b->len || fclose(o) != 0) {
+        if (!o || fwrite(b->text, 1, b->text_len, o) != b->text_len || fclose(o) != 0) {
             fprintf(stderr, "render_bench: cannot write %s\n", output);
             return 1;
         }
@@ -366,10 +368,10 @@ int main(int argc, char **argv)
         return 1;
     for (unsigned long i = 0; i < iterations; i++) {
         double t1 = mono();
-        char *copy = malloc(b->len);
+        char *copy = malloc(b->text_len);
         if (!copy)
             return 1;
-        memcpy(copy, b->data, b->len);
+        memcpy(copy, b->text, b->text_len);
         __asm__ volatile("" : : "r"(copy) : "memory"); /* the copy must happen */
         base[i] = mono() - t1;
         free(copy);
