@@ -90,6 +90,22 @@ def status_kib(pid, key):
     return 0
 
 
+def stop(proc, timeout=10.0):
+    """SIGTERM, wait for the exit and for the harness's stdout reader to see EOF, then let the
+    harness reap it. (Reaping first closes stdout under the reader thread, which then dies
+    with a ValueError traceback.)"""
+    p = proc.proc
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)
+    proc._reader.join(timeout=5)
+    return proc.terminate(timeout=1)
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -124,7 +140,7 @@ class SimShards:
 
     def stop(self):
         for p in self.procs:
-            p.terminate(timeout=10)
+            stop(p)
 
 
 def inventory_text(names_hosts, interval="10s", timeout="2s", switches=()):
