@@ -1,8 +1,8 @@
 /* render_bench: how long the daemon takes to render /metrics from scratch.
  *
- * Builds a daemon through daemon_init_with and fake collectors that answer every poll at
- * once with readings shaped like the real ones: the plug and switch collectors' own metric
- * tables, the same samples and labels per device (7 plug readings; 8 per-port series plus
+ * Builds a daemon through daemon_init_with and fake collectors that answer every poll after
+ * 0.2 to 1.5 ms with readings shaped like the real ones: the plug and switch collectors' own metric
+ * tables, the same samples and labels per device (10 plug readings; 8 per-port series plus
  * LAG and flow control per switch port, and a reset counter, as a TL-SG1024DE gives). One
  * round of polls runs on the loop; then the loop stands still (so every reading stays
  * fresh) and each iteration marks the data dirty and times daemon_exposition.
@@ -28,7 +28,19 @@ struct fake {
 };
 
 /* Families of the real collectors, found by name so a renamed family fails loudly. */
-enum { P_RELAY, P_ON_TIME, P_RSSI, P_POWER, P_VOLTAGE, P_CURRENT, P_ENERGY, P_COUNT };
+enum {
+    P_RELAY,
+    P_ON_TIME,
+    P_RSSI,
+    P_POWER,
+    P_VOLTAGE,
+    P_CURRENT,
+    P_ENERGY,
+    P_LED,
+    P_UPDATING,
+    P_CLOUD,
+    P_COUNT
+};
 static const char *const plug_names[P_COUNT] = {
     "tplink_plug_relay_on",
     "tplink_plug_on_time_seconds",
@@ -37,6 +49,9 @@ static const char *const plug_names[P_COUNT] = {
     "tplink_plug_voltage_volts",
     "tplink_plug_current_amperes",
     "tplink_plug_energy_joules_total",
+    "tplink_plug_led_on",
+    "tplink_plug_firmware_updating",
+    "tplink_plug_cloud_bound",
 };
 enum {
     S_ENABLED,
@@ -147,6 +162,9 @@ static void plug_emit(const void *state, const char *device, struct expo *e)
     expo_sample_dev(e, plug_fam[P_VOLTAGE], device, (229000 + k % 3000) / 1e3);
     expo_sample_dev(e, plug_fam[P_CURRENT], device, (50 + k % 400) / 1e3);
     expo_sample_dev(e, plug_fam[P_ENERGY], device, (1000.0 + k) * 3600.0);
+    expo_sample_dev(e, plug_fam[P_LED], device, 1);
+    expo_sample_dev(e, plug_fam[P_UPDATING], device, 0);
+    expo_sample_dev(e, plug_fam[P_CLOUD], device, k % 2);
 }
 
 static bool switch_info(const void *state, struct device_info *info)
