@@ -63,6 +63,7 @@ struct collector {
 };
 
 extern const struct collector plug_collector;
+extern const struct collector switch_collector;
 
 /* The static registry: NULL-terminated list of every collector. */
 extern const struct collector *const collectors[];

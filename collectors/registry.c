@@ -2,7 +2,7 @@
 
 #include <stddef.h>
 
-const struct collector *const collectors[] = {&plug_collector, NULL};
+const struct collector *const collectors[] = {&plug_collector, &switch_collector, NULL};
 
 const char *poll_status_reason(enum poll_status st)
 {

@@ -5,10 +5,15 @@
 
 #include "daemon/strbuf.h"
 #include "sim/sim.h"
+#include "sim/switch_sim.h"
 
 struct demo {
     struct sim *sim;
+    struct switch_sim *sw;
 };
+
+/* Not a secret: it only opens the simulated switch that this process itself runs. */
+#define DEMO_SWITCH_PASSWORD "demo-password"
 
 static const struct {
     const char *name, *profile, *alias;
@@ -42,6 +47,24 @@ struct demo *demo_start(struct ev_loop *loop, struct inventory *inv, char *err, 
         strbuf_printf(&yaml, "  - { name: %s, host: 127.0.0.1, port: %u }\n", demo_plugs[i].name,
                       (unsigned)sim_device_port(demo->sim, idx));
     }
+    struct switch_sim_opts sw = {
+        .model = "TL-SG108E",
+        .addr = "127.0.0.1",
+        .username = "admin",
+        .password = DEMO_SWITCH_PASSWORD,
+        .description = "demo-core",
+        .seed = 1,
+    };
+    demo->sw = switch_sim_start(loop, &sw, err, errlen);
+    if (!demo->sw) {
+        strbuf_free(&yaml);
+        demo_stop(demo);
+        return NULL;
+    }
+    strbuf_printf(&yaml,
+                  "switches:\n  - { name: demo-switch, host: 127.0.0.1, port: %u, username: admin, "
+                  "password: " DEMO_SWITCH_PASSWORD " }\n",
+                  (unsigned)switch_sim_port(demo->sw));
     int rc = inventory_load_string(yaml.data, yaml.len, "<demo>", NULL, inv, err, errlen);
     strbuf_free(&yaml);
     if (rc < 0) {
@@ -55,6 +78,7 @@ void demo_stop(struct demo *demo)
 {
     if (!demo)
         return;
+    switch_sim_stop(demo->sw);
     sim_free(demo->sim);
     free(demo);
 }

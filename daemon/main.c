@@ -1,5 +1,6 @@
 /* tplink_exporter: polls TP-Link switches and plugs in the background on one libev loop
  * and serves their latest readings on /metrics. */
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -159,6 +160,10 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "tplink_exporter: libcurl failed to initialise\n");
+        return 1;
+    }
 
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     struct inventory inv = {0};
@@ -206,5 +211,6 @@ int main(int argc, char **argv)
     daemon_free(&d);
     demo_stop(demo);
     ev_loop_destroy(loop);
+    curl_global_cleanup();
     return 0;
 }

@@ -1,10 +1,12 @@
 /* tplinksim: simulated TP-Link devices on loopback, for tests and demos.
  *
- * Prints "ready plug PROFILE ADDR PORT" per device and then "ready all" once every device
- * listens; then takes control commands on stdin, one per line, answering "ok" or
- * "error <why>". Stops cleanly on SIGTERM/SIGINT. */
+ * Prints "ready plug PROFILE ADDR PORT" or "ready switch MODEL ADDR PORT" per device, in
+ * argument order, and then "ready all" once every device listens; then takes control
+ * commands on stdin, one per line, answering "ok" or "error <why>". Plugs and switches are
+ * numbered separately, from 0, in argument order. Stops cleanly on SIGTERM/SIGINT. */
 #include "daemon/log.h"
 #include "sim/sim.h"
+#include "sim/switch_sim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +21,12 @@
 #define LINE_MAX_LEN 256
 #define SPEC_MAX_LEN 4096
 
+#define MAX_SWITCHES 256
+
 struct ctl {
     struct sim *sim;
+    struct switch_sim *switches[MAX_SWITCHES];
+    size_t nswitches;
     ev_io in;
     char line[LINE_MAX_LEN + 1];
     size_t len;
@@ -34,17 +40,26 @@ static void usage(FILE *f)
                "DEVICE...\n"
                "\n"
                "DEVICE is plug:PROFILE@ADDR:PORT[,alias=TEXT][,fault=FAULT]\n"
+               "       or switch:MODEL@ADDR:PORT[,user=U][,password=P][,session=ip|cookie]\n"
+               "              [,conflict=evict|full][,wrap=SECONDS][,timeout=SECONDS]\n"
+               "              [,slow=SECONDS][,seed=N][,description=TEXT][,fault=FAULT]\n"
                "  PROFILE  a built-in profile (");
     for (size_t i = 0; sim_builtin_profiles[i]; i++)
         fprintf(f, "%s%s", i ? ", " : "", sim_builtin_profiles[i]);
-    fprintf(f, ") or a JSON file path\n"
-               "  ADDR     a loopback address: 127.x.y.z or [::1]\n"
-               "  PORT     0 picks a free port\n"
-               "  TEXT     the alias, without commas\n"
-               "  FAULT    none, refuse, hang, garbage or close\n"
-               "\n"
-               "Prints \"ready plug PROFILE ADDR PORT\" per device, then \"ready all\".\n"
-               "Commands on stdin: \"fault INDEX FAULT\", \"relay INDEX 0|1\".\n");
+    fprintf(f,
+            ") or a JSON file path\n"
+            "  ADDR     a loopback address: 127.x.y.z or [::1]\n"
+            "  PORT     0 picks a free port\n"
+            "  TEXT     the alias, without commas\n"
+            "  FAULT    none, refuse, hang, garbage or close\n"
+            "\n"
+            "  MODEL    TL-SG105E, TL-SG108E, TL-SG1016DE, TL-SG1024DE, TL-SG108PE, TL-SG1016PE\n"
+            "\n"
+            "Prints \"ready plug PROFILE ADDR PORT\" or \"ready switch MODEL ADDR PORT\" per\n"
+            "device, then \"ready all\". Commands on stdin (plugs and switches are numbered\n"
+            "separately, from 0): \"fault INDEX FAULT\", \"relay INDEX 0|1\",\n"
+            "\"switch INDEX fault FAULT\", \"switch INDEX reboot\",\n"
+            "\"switch INDEX link PORT CODE\".\n");
     fprintf(f, "\n--broadcast ADDR: IPv4 plugs also answer datagrams to ADDR on their port, as\n"
                "plugs answer discovery (ADDR: 127.255.255.255, 255.255.255.255 or a local\n"
                "interface's broadcast address; only senders on this host get answers).\n");
@@ -121,7 +136,7 @@ static bool parse_endpoint(const char *s, char *addr, size_t addrlen, uint16_t *
  * '@', so the first '@' followed by a valid endpoint ends it. */
 static int add_device(struct sim *sim, const char *spec, char **profile_out)
 {
-    char profile[SPEC_MAX_LEN], addr[64], alias[SPEC_MAX_LEN], err[512];
+    char profile[SPEC_MAX_LEN] = "", addr[64], alias[SPEC_MAX_LEN], err[512];
     const char *why = NULL;
     uint16_t port = 0;
     enum sim_fault fault = SIM_FAULT_NONE;
@@ -190,6 +205,28 @@ static int add_device(struct sim *sim, const char *spec, char **profile_out)
     return 0;
 }
 
+static int add_switch(struct ctl *ctl, struct ev_loop *loop, const char *spec)
+{
+    struct switch_sim_spec s;
+    char err[512];
+    if (ctl->nswitches == MAX_SWITCHES) {
+        fprintf(stderr, "tplinksim: %s: at most %d switches\n", spec, MAX_SWITCHES);
+        return -1;
+    }
+    if (switch_sim_spec_parse(spec, &s, err, sizeof err) != 0) {
+        fprintf(stderr, "tplinksim: %s\n", err);
+        return -1;
+    }
+    struct switch_sim *sw = switch_sim_start(loop, &s.opts, err, sizeof err);
+    if (!sw) {
+        fprintf(stderr, "tplinksim: %s\n", err);
+        return -1;
+    }
+    switch_sim_set_fault(sw, s.fault);
+    ctl->switches[ctl->nswitches++] = sw;
+    return 0;
+}
+
 static bool parse_index(const struct sim *sim, const char *s, int *out)
 {
     uint64_t v;
@@ -197,6 +234,38 @@ static bool parse_index(const struct sim *sim, const char *s, int *out)
         return false;
     *out = (int)v;
     return true;
+}
+
+static void switch_command(struct ctl *ctl, const char *index, const char *verb, const char *arg,
+                           char *save)
+{
+    uint64_t i, port, code;
+    char *arg2 = arg ? strtok_r(NULL, " \t\r", &save) : NULL;
+    enum switch_sim_fault fault;
+    if (!index || !verb || !parse_u64(index, &i) || i >= ctl->nswitches) {
+        printf("error no switch %s\n", index ? index : "");
+        return;
+    }
+    struct switch_sim *sw = ctl->switches[i];
+    if (strcmp(verb, "reboot") == 0 && !arg) {
+        switch_sim_reboot(sw);
+        printf("ok\n");
+    } else if (strcmp(verb, "fault") == 0 && arg && !arg2) {
+        if (switch_sim_fault_parse(arg, &fault) != 0)
+            printf("error unknown fault %s\n", arg);
+        else {
+            switch_sim_set_fault(sw, fault);
+            printf("ok\n");
+        }
+    } else if (strcmp(verb, "link") == 0 && arg && arg2 && parse_u64(arg, &port) &&
+               parse_u64(arg2, &code) && code <= 255) {
+        if (switch_sim_link(sw, (unsigned)port, (unsigned)code) != 0)
+            printf("error no port %s\n", arg);
+        else
+            printf("ok\n");
+    } else {
+        printf("error usage: switch INDEX reboot | fault FAULT | link PORT CODE\n");
+    }
 }
 
 static void command(struct ctl *ctl, char *line)
@@ -231,6 +300,8 @@ static void command(struct ctl *ctl, char *line)
             printf("error cannot switch device %d\n", idx);
         else
             printf("ok\n");
+    } else if (strcmp(verb, "switch") == 0) {
+        switch_command(ctl, a1, a2, extra, save);
     } else {
         printf("error unknown command\n");
     }
@@ -371,17 +442,32 @@ int main(int argc, char **argv)
     int ndev = argc - first_dev;
     char **profiles = calloc((size_t)ndev, sizeof *profiles);
     bool ok = profiles != NULL;
-    for (int i = 0; ok && i < ndev; i++)
-        ok = add_device(ctl.sim, argv[first_dev + i], &profiles[i]) == 0;
-    for (int i = 0; ok && i < ndev; i++)
-        printf("ready plug %s %s %u\n", profiles[i], sim_device_addr(ctl.sim, i),
-               (unsigned)sim_device_port(ctl.sim, i));
+    for (int i = 0; ok && i < ndev; i++) {
+        const char *spec = argv[first_dev + i];
+        if (strncmp(spec, "switch:", 7) == 0)
+            ok = add_switch(&ctl, loop, spec) == 0;
+        else
+            ok = add_device(ctl.sim, spec, &profiles[i]) == 0;
+    }
+    for (int i = 0, plug = 0, sw = 0; ok && i < ndev; i++) {
+        if (profiles[i]) {
+            printf("ready plug %s %s %u\n", profiles[i], sim_device_addr(ctl.sim, plug),
+                   (unsigned)sim_device_port(ctl.sim, plug));
+            plug++;
+        } else {
+            const struct switch_sim *s = ctl.switches[sw++];
+            printf("ready switch %s %s %u\n", switch_sim_model(s), switch_sim_addr(s),
+                   (unsigned)switch_sim_port(s));
+        }
+    }
     for (int i = 0; profiles && i < ndev; i++)
         free(profiles[i]);
     free(profiles);
     if (!ok) {
         if (!profiles)
             fprintf(stderr, "tplinksim: out of memory\n");
+        for (size_t i = 0; i < ctl.nswitches; i++)
+            switch_sim_stop(ctl.switches[i]);
         sim_free(ctl.sim);
         ev_loop_destroy(loop);
         return 1;
@@ -412,6 +498,8 @@ int main(int argc, char **argv)
     }
     ev_signal_stop(loop, &sigterm);
     ev_signal_stop(loop, &sigint);
+    for (size_t i = 0; i < ctl.nswitches; i++)
+        switch_sim_stop(ctl.switches[i]);
     sim_free(ctl.sim);
     ev_loop_destroy(loop);
     return 0;

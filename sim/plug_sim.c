@@ -629,8 +629,10 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static void conn_close_all(struct plug *p)
 {
+    /* conn_close unlinks the head from p->conns before freeing it; the analyzer cannot see
+     * that c->dev is p. */
     while (p->conns)
-        conn_close(p->conns);
+        conn_close(p->conns); // NOLINT(clang-analyzer-unix.Malloc)
 }
 
 /* ---- listening sockets ---- */
@@ -1095,7 +1097,7 @@ int sim_add_plug(struct sim *sim, const char *profile, const char *addr, uint16_
     }
     if (sim->ndevs == sim->cap) {
         size_t cap = sim->cap ? sim->cap * 2 : 8;
-        struct plug **devs = realloc(sim->devs, cap * sizeof *devs);
+        struct plug **devs = realloc(sim->devs, cap * sizeof(struct plug *));
         if (!devs) {
             snprintf(err, errlen, "out of memory");
             return -1;

@@ -897,6 +897,16 @@ uint16_t switch_sim_port(const struct switch_sim *sim)
     return sim->port;
 }
 
+const char *switch_sim_model(const struct switch_sim *sim)
+{
+    return sim->model->name;
+}
+
+const char *switch_sim_addr(const struct switch_sim *sim)
+{
+    return sim->addr;
+}
+
 unsigned switch_sim_port_count(const struct switch_sim *sim)
 {
     return sim->model->ports;
@@ -1090,11 +1100,11 @@ int switch_sim_spec_parse(const char *text, struct switch_sim_spec *spec, char *
         } else if (strcmp(k, "seed") == 0) {
             bad = parse_u64(v, &spec->opts.seed, UINT64_MAX);
         } else if (strcmp(k, "connections") == 0) {
-            uint64_t n;
+            uint64_t n = 0;
             bad = parse_u64(v, &n, 1024);
             spec->opts.max_connections = (unsigned)n;
         } else if (strcmp(k, "unauth") == 0) {
-            uint64_t n;
+            uint64_t n = 0;
             bad = parse_u64(v, &n, 599) || n < 100;
             spec->opts.unauth_status = (unsigned)n;
         } else if (strcmp(k, "description") == 0) {

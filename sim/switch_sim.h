@@ -89,6 +89,8 @@ struct switch_sim *switch_sim_start(struct ev_loop *loop, const struct switch_si
 /* Closes the socket, ends pending (slow) requests and frees everything. NULL is a no-op. */
 void switch_sim_stop(struct switch_sim *sim);
 uint16_t switch_sim_port(const struct switch_sim *sim);
+const char *switch_sim_model(const struct switch_sim *sim);
+const char *switch_sim_addr(const struct switch_sim *sim);
 unsigned switch_sim_port_count(const struct switch_sim *sim);
 
 void switch_sim_set_fault(struct switch_sim *sim, enum switch_sim_fault fault);

@@ -176,10 +176,9 @@ static struct tok lex_next(struct lexer *lx)
         /* digits, letters, dots and exponent signs: validated when the value is read */
         while (lx->p < lx->end) {
             unsigned char d = (unsigned char)*lx->p;
-            if (is_ident_char(d) || d == '.')
-                lx->p++;
-            else if ((d == '+' || d == '-') && ((lx->p[-1] | 0x20) == 'e') &&
-                     !(lx->p - start >= 2 && start[0] == '0' && (start[1] | 0x20) == 'x'))
+            if (is_ident_char(d) || d == '.' ||
+                ((d == '+' || d == '-') && ((lx->p[-1] | 0x20) == 'e') &&
+                 !(lx->p - start >= 2 && start[0] == '0' && (start[1] | 0x20) == 'x')))
                 lx->p++;
             else
                 break;

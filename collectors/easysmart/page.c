@@ -10,8 +10,6 @@
 #include "collectors/easysmart/html.h"
 #include "collectors/easysmart/js.h"
 
-_Static_assert(ES_PAGE_MAX_BYTES <= ES_HTML_MAX_BYTES, "page cap above the parser's cap");
-
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
                                                           ...)
 {
@@ -305,7 +303,7 @@ static int stats_tmp_info(const struct js_doc *js, unsigned n, struct es_port_st
                                          "TxBadPkt", "RxGoodPkt",   "RxBadPkt"};
     static const uint64_t field_max[6] = {1,          UINT8_MAX,  UINT32_MAX,
                                           UINT32_MAX, UINT32_MAX, UINT32_MAX};
-    uint64_t vals[6 * ES_MAX_PORTS];
+    uint64_t vals[6 * ES_MAX_PORTS] = {0};
     size_t need = 6 * (size_t)n, got = 0;
     for (int k = 0; k < 2 && got < need; k++) {
         const char *s = part[k];

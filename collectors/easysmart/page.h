@@ -11,7 +11,7 @@
 
 #define ES_MAX_PORTS 52
 /* Larger bodies are refused before parsing (real pages are 3-11 KB). */
-#define ES_PAGE_MAX_BYTES ((size_t)1 << 20)
+#define ES_PAGE_MAX_BYTES ((size_t)1 << 20) /* must not exceed ES_HTML_MAX_BYTES */
 
 /* What a body is, decided from its scripts and forms, never by substring search of the
  * page (user strings are reflected into data pages). */

@@ -339,7 +339,7 @@ enum smart_status smart_parse_reply(const char *method, const char *json, size_t
                                     struct smart_reading *out, long long *error_code, char *err,
                                     size_t errlen)
 {
-    long long scratch;
+    long long scratch = 0;
     long long *code = error_code ? error_code : &scratch;
     *code = 0;
     set_err(err, errlen, "ok");

@@ -176,8 +176,7 @@ static void test_parse_errors(void **state)
         "garbage",
         "[]",
         "{\"result\":{\"device_type\":\"SMART.KASAPLUG\",\"device_model\":\"M\"}}",
-        "{\"error_code\":-1,\"result\":{\"device_type\":\"SMART.KASAPLUG\",\"device_model\":\"M\"}"
-        "}",
+        "{\"error_code\":-1,\"result\":{\"device_type\":\"SMART.PLUG\",\"device_model\":\"M\"}}",
         "{\"error_code\":0}",
         "{\"error_code\":0,\"result\":\"x\"}",
         "{\"error_code\":0,\"result\":{\"device_model\":\"M\"}}",

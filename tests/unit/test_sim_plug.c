@@ -38,8 +38,12 @@ static int setup(void **state)
         return -1;
     f->loop = ev_loop_new(EVFLAG_AUTO);
     f->sim = f->loop ? sim_new(f->loop) : NULL;
-    if (!f->sim)
+    if (!f->sim) {
+        if (f->loop)
+            ev_loop_destroy(f->loop);
+        free(f);
         return -1;
+    }
     *state = f;
     return 0;
 }

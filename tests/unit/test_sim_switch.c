@@ -229,7 +229,7 @@ static int login_errtype(const struct http *h)
     static const char pre[] = "<script>\nvar logonInfo = new Array(\n";
     if (!h->body || strncmp(h->body, pre, sizeof pre - 1) != 0)
         return -1;
-    return atoi(h->body + sizeof pre - 1);
+    return (int)strtol(h->body + sizeof pre - 1, NULL, 10);
 }
 
 static int login(struct fx *f, struct switch_sim *sim, const char *body, const char *cookie)
