@@ -182,20 +182,29 @@ static bool name_char(char c)
            c == '.' || c == ':' || c == '-';
 }
 
+/* Latin-1 letters U+00C0..U+00FF as their base letter, so "Büro" is "Buro"; '-' is none. */
+static const char latin1_base[] =
+    "AAAAAAACEEEEIIIIDNOOOOO-OUUUUYTsaaaaaaaceeeeiiiidnooooo-ouuuuyty";
+
 /* The name a device would get on its own (before making names unique). */
 static void base_name(const struct kasa_found *f, char *out)
 {
     size_t n = 0;
     bool gap = false;
-    for (const char *p = f->alias; *p && n < KASA_NAME_SIZE - 1; p++) {
-        if (name_char(*p)) {
-            if (gap && n > 0 && n < KASA_NAME_SIZE - 2 && out[n - 1] != '-')
+    for (const unsigned char *p = (const unsigned char *)f->alias; *p && n < KASA_NAME_SIZE - 1;
+         p++) {
+        char c = (char)*p;
+        if (p[0] == 0xc3 && p[1] >= 0x80 && p[1] <= 0xbf) { /* U+00C0..U+00FF */
+            c = latin1_base[p[1] - 0x80];
+            p++;
+        }
+        if (c != '-' && name_char(c)) {
+            if (gap && n > 0 && n < KASA_NAME_SIZE - 2)
                 out[n++] = '-';
             gap = false;
-            if (*p != '-' || n == 0 || out[n - 1] != '-')
-                out[n++] = *p;
+            out[n++] = c;
         } else {
-            gap = true; /* a run of spaces, punctuation or non-ASCII bytes */
+            gap = true; /* runs of spaces, dashes, punctuation, other non-ASCII bytes */
         }
     }
     out[n] = '\0';

@@ -152,7 +152,7 @@ static void test_names(void **state)
     kasa_found_names(f, 9, names);
     assert_string_equal(names[0], "Living-Room-Lamp");
     assert_string_equal(names[1], "Living-Room-Lamp-2");
-    assert_string_equal(names[2], "Caf-bar");
+    assert_string_equal(names[2], "Cafe-bar");
     assert_string_equal(names[3], "plug-50c7bf0a0b0c");
     assert_string_equal(names[4], "plug");
     assert_string_equal(names[5], "Living-Room-Lamp-2-2");
