@@ -219,9 +219,12 @@ int ctl_udp_collect(const struct ctl_udp_query *q, struct ctl_reply **out, size_
     socklen_t tolen, srclen;
     if (resolve(q->host, q->port, AF_UNSPEC, AI_NUMERICSERV, &to, &tolen, err, errlen) < 0)
         return -1;
+    char why[200];
     if (q->source && resolve(q->source, 0, to.ss_family, AI_NUMERICSERV | AI_PASSIVE, &src, &srclen,
-                             err, errlen) < 0)
+                             why, sizeof why) < 0) {
+        snprintf(err, errlen, "source %s", why);
         return -1;
+    }
     size_t len = strlen(q->json);
     uint8_t *buf = malloc(KASA_FRAME_MAX + 1);
     uint8_t *msg = malloc(len ? len : 1);
