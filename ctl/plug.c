@@ -56,17 +56,13 @@ static const struct command {
 
 struct opts {
     const char *target;
-    bool broadcast;
     const struct command *command; /* NULL with -j */
     const char *json;
-    bool udp;
     const char *source;
-    double timeout;
-    bool timeout_set;
-    long outlet; /* 1-based; 0 = the whole device */
-    bool raw, yes;
     const char *config;
-    bool all;
+    double timeout;
+    long outlet; /* 1-based; 0 = the whole device */
+    bool broadcast, udp, timeout_set, raw, yes, all;
 };
 
 static void usage(FILE *out)

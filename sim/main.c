@@ -383,9 +383,7 @@ int main(int argc, char **argv)
             val = argv[++i];
         } else if (strncmp(a, "--seed=", 7) == 0) {
             val = a + 7;
-        } else if (strncmp(a, "--log.level=", 12) == 0) {
-            val = a + 12;
-        } else if (strncmp(a, "--broadcast=", 12) == 0) {
+        } else if (strncmp(a, "--log.level=", 12) == 0 || strncmp(a, "--broadcast=", 12) == 0) {
             val = a + 12;
         } else if (a[0] == '-') {
             fprintf(stderr, "tplinksim: unknown option %s (see --help)\n", a);

@@ -59,8 +59,12 @@ static int setup(void **state)
         return -1;
     f->loop = ev_loop_new(EVFLAG_AUTO);
     f->sim = f->loop ? sim_new(f->loop) : NULL;
-    if (!f->sim)
+    if (!f->sim) {
+        if (f->loop)
+            ev_loop_destroy(f->loop);
+        free(f);
         return -1;
+    }
     snprintf(f->host, sizeof f->host, "127.0.0.1");
     f->cfg.name = "udp-test";
     f->cfg.kind = DEVICE_PLUG;
@@ -278,7 +282,7 @@ static void test_send_schedule(void **state)
     open_transport(f, port);
     double start = mono();
     request(f, SYSINFO);
-    double at[8];
+    double at[8] = {0};
     int n = 0;
     while (mono() - start < 1.2) {
         ev_run(f->loop, EVRUN_NOWAIT);
