@@ -371,7 +371,8 @@ static int run_one(const struct opts *o)
             fprintf(stderr, "tplinkctl: %s: %s\n", o->target, err);
             return 1;
         }
-        if (o->command == &commands[0]) { /* info: the outlet's entry */
+        if (o->command == &commands[0]) { /* info: the outlet's entry, with its full id */
+            json_object_set_new(child, "id", json_string(id));
             json_dumpf(child, stdout, o->raw ? JSON_COMPACT : JSON_INDENT(2));
             putchar('\n');
             json_decref(child);
