@@ -76,8 +76,15 @@ static void usage(FILE *out)
             "  -b, --broadcast           send over UDP to 255.255.255.255 (or to the -t address)\n"
             "                            and print every reply within -T\n"
             "  -c, --command COMMAND     one of:");
-    for (size_t i = 0; i < N_COMMANDS; i++)
+    for (size_t i = 0, col = 37; i < N_COMMANDS; i++) {
+        size_t w = strlen(commands[i].name) + 1;
+        if (col + w > 90) {
+            fprintf(out, "\n%27s", "");
+            col = 27;
+        }
         fprintf(out, " %s", commands[i].name);
+        col += w;
+    }
     fprintf(out,
             "\n"
             "                            (info unless -c or -j is given)\n"
