@@ -49,22 +49,28 @@ def check_config(text):
 
 
 def free_udp_tcp_port():
-    """A port free for TCP and UDP on 127.0.0.2..4 (tplinksim binds both)."""
+    """A port that was free for TCP and UDP a moment ago (tplinksim binds both)."""
     sim = h.start_sim([h.plug_spec("hs100")])
     port = sim.port(0)
     sim.terminate()
     return port
 
 
-def start_bcast_sim(devices, timeout=10):
-    """tplinksim --broadcast 127.255.255.255 with raw device specs; returns (process, ports)."""
-    sim = h.Process("tplinksim", [h.binary("tplinksim"), "--broadcast", "127.255.255.255"]
-                    + list(devices))
-    h.wait_until(lambda: "ready all" in sim.stdout_lines or not sim.alive(), timeout,
-                 message="tplinksim ready")
-    assert sim.alive(), sim.stderr_tail()
-    ports = [int(l.split()[4]) for l in sim.stdout_lines if l.startswith("ready plug ")]
-    return sim, ports
+def start_bcast_sim(make_specs, timeout=10, attempts=5):
+    """tplinksim --broadcast 127.255.255.255 with the device specs make_specs(port) for a
+    free port; a fresh port when another test took it meanwhile. Returns (process, port,
+    ports)."""
+    for _ in range(attempts):
+        port = free_udp_tcp_port()
+        sim = h.Process("tplinksim", [h.binary("tplinksim"), "--broadcast", "127.255.255.255"]
+                        + list(make_specs(port)))
+        h.wait_until(lambda: "ready all" in sim.stdout_lines or not sim.alive(), timeout,
+                     message="tplinksim ready")
+        if sim.alive():
+            ports = [int(l.split()[4]) for l in sim.stdout_lines if l.startswith("ready plug ")]
+            return sim, port, ports
+        sim.terminate()
+    raise AssertionError(f"tplinksim did not start: {sim.stderr_tail()}")
 
 
 def test_unicast_target():
@@ -94,9 +100,8 @@ def test_unicast_target():
 def test_loopback_broadcast_to_daemon():
     """Three plugs share a port on 127.0.0.2..4 (as plugs share 9999 on a LAN), a fourth
     is on another port; aliases try to break the table and the YAML."""
-    port = free_udp_tcp_port()
     aliases = ["Living room", 'evil" # x: [y] {z}', "line1\n- name: injected", "Büro ☕"]
-    sim, ports = start_bcast_sim([
+    sim, port, ports = start_bcast_sim(lambda port: [
         f"plug:hs110v2@127.0.0.2:{port},alias={aliases[0]}",
         f"plug:hs100@127.0.0.3:{port},alias={aliases[1]}",
         f"plug:hs110v1@127.0.0.4:{port},alias={aliases[2]}",
@@ -141,17 +146,29 @@ class FakeDevices:
     """Sockets on 127.0.0.x:PORT that answer a broadcast to 127.255.255.255:PORT with the
     given payloads (plain text, encrypted here; bytes are sent as they are)."""
 
-    def __init__(self, port, answers):
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.255.255.255", port))
+    def __init__(self, make_answers, attempts=5):
+        """make_answers(port) -> [(addr, port, payload)]; retried on a fresh port when
+        one of the addresses is taken."""
+        for attempt in range(attempts):
+            self.port = free_udp_tcp_port()
+            self.answers = []
+            self.listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                self.listener.bind(("127.255.255.255", self.port))
+                for addr, aport, payload in make_answers(self.port):
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    self.answers.append((s, payload if isinstance(payload, bytes)
+                                         else h.kasa_encrypt(payload.encode())))
+                    s.bind((addr, aport))
+                break
+            except OSError:
+                self.listener.close()
+                for s, _ in self.answers:
+                    s.close()
+                if attempt == attempts - 1:
+                    raise
         self.listener.settimeout(0.1)
-        self.answers = []
-        for addr, aport, payload in answers:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind((addr, aport))
-            data = payload if isinstance(payload, bytes) else h.kasa_encrypt(payload.encode())
-            self.answers.append((s, data))
         self.requests = []
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -183,9 +200,8 @@ def sysinfo(alias, device_id, **extra):
 
 
 def test_hostile_and_duplicate_replies():
-    port = free_udp_tcp_port()
     big = "x" * 60000
-    fake = FakeDevices(port, [
+    fake = FakeDevices(lambda port: [
         ("127.0.0.6", port, b"\x01\x02garbage"),
         ("127.0.0.7", port, sysinfo("first", "DEV1")),
         ("127.0.0.8", port, sysinfo("same device, other address", "DEV1")),
@@ -196,6 +212,7 @@ def test_hostile_and_duplicate_replies():
         ("127.0.0.12", port, sysinfo(big, "DEV4", model=["not", "a", "string"])),
         ("127.0.0.13", port, b""),
     ])
+    port = fake.port
     try:
         code, out, err = ctl("discover", "--target", f"127.255.255.255:{port}", "-T", "1")
     finally:

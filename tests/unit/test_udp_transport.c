@@ -240,7 +240,7 @@ static void test_retry_after_loss(void **state)
     assert_non_null(strstr(f->r.body, "HS100"));
     /* The answer came from the retry at timeout / 3 (0.2 s), not earlier. */
     assert_true(f->r.at - start >= 0.18);
-    assert_true(f->r.at - start < 0.5);
+    assert_true(f->r.at - start < 1.0);
 }
 
 static void test_garbage_is_protocol_error(void **state)
@@ -297,8 +297,8 @@ static void test_send_schedule(void **state)
     }
     assert_int_equal(n, 3);
     assert_true(at[0] < 0.1);
-    assert_true(at[1] > 0.15 && at[1] < 0.35);
-    assert_true(at[2] > 0.35 && at[2] < 0.55);
+    assert_true(at[1] > 0.15 && at[1] < 0.45);
+    assert_true(at[2] > 0.35 && at[2] < 0.7);
     assert_int_equal(f->r.calls, 0); /* the core's deadline ends it, not the transport */
     kasa_udp_transport.cancel(f->t);
     close(dev);
