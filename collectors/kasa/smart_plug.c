@@ -34,7 +34,7 @@ void smart_plug_init(struct smart_plug *sp)
 char *smart_plug_request(const struct smart_plug *sp, long long now_ms, size_t *len,
                          const char **method)
 {
-    const char *names[N_POLL_METHODS];
+    const char *names[N_POLL_METHODS] = {0};
     size_t n = 0;
     for (size_t i = 0; i < N_POLL_METHODS; i++)
         if (!(sp->unsupported & poll_methods[i].bit))
