@@ -9,6 +9,7 @@
 
 #include "collectors/collector.h"
 #include "config/inventory.h"
+#include "daemon/scrape_body.h"
 #include "daemon/strbuf.h"
 
 struct daemon;
@@ -45,7 +46,7 @@ struct daemon {
     struct device *devices;
     size_t n_devices;
 
-    struct strbuf exposition; /* cached until a poll ends */
+    struct scrape_body *body; /* the cached exposition, until a poll ends */
     bool dirty;
     uint64_t renders; /* how often the cache was rebuilt */
     ev_tstamp last_render;
@@ -63,8 +64,10 @@ void daemon_start_polling(struct daemon *d);
 void daemon_shutdown_sessions(struct daemon *d);
 void daemon_free(struct daemon *d);
 
-/* The exposition of the latest readings; re-rendered only when something changed. */
-const struct strbuf *daemon_exposition(struct daemon *d);
+/* The exposition of the latest readings; re-rendered only when something changed.
+ * Borrowed: take a reference to keep it beyond the current callback. NULL only when out of
+ * memory. */
+struct scrape_body *daemon_exposition(struct daemon *d);
 
 /* Exposed for tests. */
 double device_first_poll_delay(const char *name, double interval_s);

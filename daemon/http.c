@@ -51,18 +51,58 @@ int http_parse_listen(const char *listen, char *host, size_t hostlen, unsigned *
     return 0;
 }
 
-static MHD_RESULT reply(struct MHD_Connection *conn, unsigned status, const char *type,
-                        const void *body, size_t len)
+static MHD_RESULT queue(struct MHD_Connection *conn, unsigned status, const char *type,
+                        struct MHD_Response *r)
 {
-    /* MUST_COPY: the cache may be re-rendered while MHD still sends an earlier body. */
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_RESULT ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* Static texts only. */
+static MHD_RESULT reply(struct MHD_Connection *conn, unsigned status, const char *type,
+                        const char *body, size_t len)
+{
+    return queue(conn, status, type,
+                 MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT));
+}
+
+static void unref_body(void *cls)
+{
+    scrape_body_unref(cls);
+}
+
+/* The cached bytes go out as they are, gzipped once per render when the client asks;
+ * the response holds a reference, so a re-render meanwhile frees nothing it sends. */
+static MHD_RESULT reply_metrics(struct MHD_Connection *conn, struct scrape_body *b)
+{
+    if (!b)
+        return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+                     "503 out of memory\n", 18);
+    const void *data = b->text;
+    size_t len = b->text_len;
+    const char *ae =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    const unsigned char *gz;
+    size_t gz_len;
+    bool gzip = accepts_gzip(ae) && scrape_body_gzip(b, &gz, &gz_len);
+    if (gzip) {
+        data = gz;
+        len = gz_len;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+        len, (void *)data, unref_body, scrape_body_ref(b));
+    if (!r) {
+        scrape_body_unref(b);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    if (gzip)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    return queue(conn, MHD_HTTP_OK, CONTENT_TYPE_TEXT, r);
 }
 
 static MHD_RESULT handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -75,10 +115,8 @@ static MHD_RESULT handler(void *cls, struct MHD_Connection *conn, const char *ur
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", bad_method,
                      sizeof bad_method - 1);
-    if (strcmp(url, "/metrics") == 0) {
-        const struct strbuf *b = daemon_exposition(s->daemon);
-        return reply(conn, MHD_HTTP_OK, CONTENT_TYPE_TEXT, b->data ? b->data : "", b->len);
-    }
+    if (strcmp(url, "/metrics") == 0)
+        return reply_metrics(conn, daemon_exposition(s->daemon));
     if (strcmp(url, "/") == 0)
         return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", landing_page,
                      sizeof landing_page - 1);

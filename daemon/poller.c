@@ -114,7 +114,6 @@ int daemon_init_with(struct daemon *d, struct ev_loop *loop, struct inventory *i
     d->registry = registry;
     d->inv = *inv;
     memset(inv, 0, sizeof *inv);
-    strbuf_init(&d->exposition, 0);
     d->dirty = true;
     d->devices = calloc(d->inv.n_devices ? d->inv.n_devices : 1, sizeof *d->devices);
     if (!d->devices) {
@@ -181,7 +180,7 @@ void daemon_free(struct daemon *d)
         dev->col->destroy(dev->state);
     }
     free(d->devices);
-    strbuf_free(&d->exposition);
+    scrape_body_unref(d->body);
     inventory_free(&d->inv);
     memset(d, 0, sizeof *d);
 }

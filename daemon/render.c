@@ -2,6 +2,7 @@
  * families, built afresh from current state so a device that left the inventory leaves
  * no series behind. Rendered at most once per change of data. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "daemon/daemon.h"
 #include "daemon/expo.h"
@@ -91,7 +92,7 @@ static bool render(struct daemon *d, struct strbuf *out)
     return ok;
 }
 
-const struct strbuf *daemon_exposition(struct daemon *d)
+struct scrape_body *daemon_exposition(struct daemon *d)
 {
     /* Freshness depends on time as well as on polls: re-check it even when no poll ended. */
     bool stale_edge = false;
@@ -101,13 +102,21 @@ const struct strbuf *daemon_exposition(struct daemon *d)
         stale_edge = dev->last_success_unix > 0 && !device_readings_fresh(dev, now) &&
                      dev->last_success_mono + 2.0 * dev->cfg->interval_s > d->last_render;
     }
-    if (d->dirty || stale_edge || d->exposition.len == 0) {
-        strbuf_reset(&d->exposition);
-        if (!render(d, &d->exposition))
+    if (d->dirty || stale_edge || !d->body) {
+        struct strbuf out;
+        strbuf_init(&out, 0);
+        if (!render(d, &out))
             log_msg(LOG_ERROR, NULL, "exposition exceeds its size bound; output truncated");
+        size_t len = out.len;
+        char *text = out.data ? out.data : calloc(1, 1);
+        struct scrape_body *b = text ? scrape_body_new(text, len) : NULL;
+        if (!b)
+            return d->body; /* out of memory: serve the previous one */
+        scrape_body_unref(d->body);
+        d->body = b;
         d->dirty = false;
         d->last_render = now;
         d->renders++;
     }
-    return &d->exposition;
+    return d->body;
 }

@@ -5,6 +5,7 @@ Every reading is compared with a direct query of the simulated device (harness K
 made before and after the daemon's poll: the exported value must lie within the range the
 device showed, widened by 5% for readings that move."""
 
+import gzip
 import os
 import sys
 import time
@@ -171,6 +172,27 @@ def test_http_endpoints():
     sim.stop()
 
 
+def test_gzip_when_asked():
+    """gzip only when Accept-Encoding allows it; the body inflates to a valid exposition
+    with the same series as the plain one."""
+    sim, daemon = start(PLUGS)
+    harness.wait_up(daemon, [p[0] for p in PLUGS])
+    _, plain_headers, plain = daemon.fetch("/metrics")
+    assert "content-encoding" not in plain_headers, plain_headers
+    status, headers, body = daemon.fetch("/metrics", headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and headers.get("content-encoding") == "gzip", headers
+    assert "accept-encoding" in headers.get("vary", "").lower(), headers
+    text = gzip.decompress(body).decode("utf-8")
+    assert len(body) < len(text) / 3, (len(body), len(text))
+    zipped = harness.parse_metrics(text)
+    unzipped = harness.parse_metrics(plain.decode("utf-8"))
+    assert set(zipped.types) == set(unzipped.types)
+    _, headers, _ = daemon.fetch("/metrics", headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in headers, headers
+    daemon.stop()
+    sim.stop()
+
+
 def test_sigterm_exits_zero_promptly():
     sim, daemon = start(PLUGS[:1])
     t = time.monotonic()
@@ -182,4 +204,4 @@ def test_sigterm_exits_zero_promptly():
 if __name__ == "__main__":
     harness.run([test_readings_match_devices, test_families_and_types,
                  test_device_info_and_label_escaping, test_counters_advance,
-                 test_http_endpoints, test_sigterm_exits_zero_promptly])
+                 test_http_endpoints, test_gzip_when_asked, test_sigterm_exits_zero_promptly])

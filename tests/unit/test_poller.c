@@ -121,8 +121,8 @@ static void run_for(struct ev_loop *loop, double seconds)
 
 static const char *metrics(struct daemon *d)
 {
-    const struct strbuf *b = daemon_exposition(d);
-    return b->data ? b->data : "";
+    const struct scrape_body *b = daemon_exposition(d);
+    return b ? b->text : "";
 }
 
 static void test_health_and_deadline(void **state)

@@ -28,7 +28,6 @@
 #include "daemon/strbuf.h"
 #include "sim/switch_sim.h"
 
-
 #define PASSWORD "Sup3r-S3cret!"
 
 struct fix {
@@ -337,8 +336,10 @@ static int capture_stderr(void **state)
     struct captured *c = calloc(1, sizeof *c);
     snprintf(c->path, sizeof c->path, "/tmp/test_switch_collector_log_XXXXXX");
     c->fd = mkstemp(c->path);
-    if (c->fd < 0)
+    if (c->fd < 0) {
+        free(c);
         return -1;
+    }
     fflush(stderr);
     c->saved = dup(STDERR_FILENO);
     dup2(c->fd, STDERR_FILENO);
@@ -736,10 +737,8 @@ static void raw_write_cb(struct ev_loop *loop, ev_io *w, int revents)
     ssize_t n = send(r->cfd, r->resp + r->sent, r->resp_len - r->sent, MSG_NOSIGNAL);
     if (n > 0)
         r->sent += (size_t)n;
-    if (n < 0 && errno != EAGAIN)
-        raw_close(r);
-    else if (r->sent == r->resp_len)
-        raw_close(r); /* Connection: close, like the switch */
+    if ((n < 0 && errno != EAGAIN) || r->sent == r->resp_len)
+        raw_close(r); /* on error, or done: Connection: close, like the switch */
 }
 
 static void raw_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -905,15 +904,15 @@ static void test_under_daemon_core(void **state)
         fail_msg("daemon_init_with: %s", err);
     daemon_start_polling(&d);
     run_for(&f, 2.6);
-    const struct strbuf *x = daemon_exposition(&d);
-    assert_non_null(x->data);
-    assert_non_null(strstr(x->data, "\ntplink_up{device=\"core\",kind=\"switch\"} 1\n"));
-    assert_non_null(strstr(x->data, "model=\"TL-SG108PE\""));
-    assert_non_null(strstr(x->data, "alias=\"core-sw\""));
-    assert_non_null(strstr(x->data, "\ntplink_switch_port_link_up{device=\"core\",port=\"1\"} "));
-    assert_non_null(strstr(x->data, "\ntplink_switch_poe_budget_watts{device=\"core\"} "));
-    assert_non_null(strstr(x->data, "# TYPE tplink_switch_port_receive_packets_total counter\n"));
-    assert_null(strstr(x->data, PASSWORD));
+    const struct scrape_body *x = daemon_exposition(&d);
+    assert_non_null(x);
+    assert_non_null(strstr(x->text, "\ntplink_up{device=\"core\",kind=\"switch\"} 1\n"));
+    assert_non_null(strstr(x->text, "model=\"TL-SG108PE\""));
+    assert_non_null(strstr(x->text, "alias=\"core-sw\""));
+    assert_non_null(strstr(x->text, "\ntplink_switch_port_link_up{device=\"core\",port=\"1\"} "));
+    assert_non_null(strstr(x->text, "\ntplink_switch_poe_budget_watts{device=\"core\"} "));
+    assert_non_null(strstr(x->text, "# TYPE tplink_switch_port_receive_packets_total counter\n"));
+    assert_null(strstr(x->text, PASSWORD));
     /* Polls after the first cost one request each. */
     assert_int_equal(reqs(&f, SWITCH_SIM_PAGE_LOGON), 1);
     assert_true(reqs(&f, SWITCH_SIM_PAGE_PORT_STATISTICS) >= 2);
