@@ -39,16 +39,17 @@ struct pos {
 };
 
 enum value_type {
-    VAL_NAME,     /* char *, device name syntax */
-    VAL_HOST,     /* char *, no whitespace or control characters */
-    VAL_STRING,   /* char *, no control characters */
-    VAL_SECRET,   /* struct secret */
-    VAL_PATH,     /* char *, resolved against the inventory's folder */
-    VAL_PORT,     /* uint16_t, plain integer 1..65535 */
-    VAL_INTERVAL, /* double seconds, duration >= 1 s */
-    VAL_TIMEOUT,  /* double seconds, duration > 0 */
-    VAL_DEFAULTS, /* top level: the defaults mapping */
-    VAL_DEVICES,  /* top level: a sequence of devices of the row's kind */
+    VAL_NAME,      /* char *, device name syntax */
+    VAL_HOST,      /* char *, no whitespace or control characters */
+    VAL_STRING,    /* char *, no control characters */
+    VAL_SECRET,    /* struct secret */
+    VAL_PATH,      /* char *, resolved against the inventory's folder */
+    VAL_PORT,      /* uint16_t, plain integer 1..65535 */
+    VAL_INTERVAL,  /* double seconds, duration >= 1 s */
+    VAL_TIMEOUT,   /* double seconds, duration > 0 */
+    VAL_TRANSPORT, /* enum plug_transport, one of transport_choices */
+    VAL_DEFAULTS,  /* top level: the defaults mapping */
+    VAL_DEVICES,   /* top level: a sequence of devices of the row's kind */
 };
 
 #define FOR_PLUG (1u << DEVICE_PLUG)
@@ -74,6 +75,10 @@ static const struct key_def default_keys[] = {
     {"timeout", FOR_ALL, VAL_TIMEOUT, offsetof(struct inventory, default_timeout_s), false},
 };
 
+/* Words of an enum-valued key, indexed by the enum; the index is stored through an int. */
+static const char *const transport_choices[] = {"tcp", "udp", NULL};
+_Static_assert(sizeof(enum plug_transport) == sizeof(int), "choice fields are int-sized");
+
 #define DEV(field) offsetof(struct device_config, field)
 static const struct key_def device_keys[] = {
     {"name", FOR_ALL, VAL_NAME, DEV(name), true},
@@ -81,6 +86,7 @@ static const struct key_def device_keys[] = {
     {"port", FOR_ALL, VAL_PORT, DEV(port), false},
     {"interval", FOR_ALL, VAL_INTERVAL, DEV(interval_s), false},
     {"timeout", FOR_ALL, VAL_TIMEOUT, DEV(timeout_s), false},
+    {"transport", FOR_PLUG, VAL_TRANSPORT, DEV(transport), false},
     {"username", FOR_SWITCH, VAL_STRING, DEV(username), false},
     {"password", FOR_SWITCH, VAL_SECRET, DEV(password), false},
     {"password_file", FOR_SWITCH, VAL_PATH, DEV(password_file), false},
@@ -338,6 +344,27 @@ static void format_duration(char *buf, size_t cap, double s)
         snprintf(buf, cap, "%lldms", ms);
 }
 
+/* Stores the index of the word that the scalar spells; other words are an error listing them. */
+static int set_choice(struct loader *l, const struct key_def *row, void *field,
+                      const yaml_event_t *ev, const char *const *choices)
+{
+    const char *s = scalar_text(ev);
+    size_t len = ev->data.scalar.length;
+    char words[128], q[300];
+    size_t off = 0;
+    words[0] = '\0';
+    for (size_t i = 0; choices[i]; i++) {
+        if (strlen(choices[i]) == len && !memcmp(choices[i], s, len)) {
+            *(int *)field = (int)i;
+            return 0;
+        }
+        off += (size_t)snprintf(words + off, off < sizeof words ? sizeof words - off : 0, "%s%s",
+                                i ? (choices[i + 1] ? ", " : " or ") : "", choices[i]);
+    }
+    fail(l, ev_pos(ev), "invalid %s %s: expected %s", row->key, quoted(q, sizeof q, s, len), words);
+    return -1;
+}
+
 /* Stores one scalar value of a table row into base + row->offset. */
 static int set_value(struct loader *l, const struct key_def *row, void *base,
                      const yaml_event_t *ev)
@@ -427,6 +454,8 @@ static int set_value(struct loader *l, const struct key_def *row, void *base,
         *(double *)field = secs;
         return 0;
     }
+    case VAL_TRANSPORT:
+        return set_choice(l, row, field, ev, transport_choices);
     case VAL_DEFAULTS:
     case VAL_DEVICES:
         break;
@@ -1089,7 +1118,8 @@ static bool str_equal(const char *a, const char *b)
 int device_config_equal(const struct device_config *a, const struct device_config *b)
 {
     return a->kind == b->kind && str_equal(a->name, b->name) && str_equal(a->host, b->host) &&
-           a->port == b->port && a->interval_s == b->interval_s && a->timeout_s == b->timeout_s &&
-           str_equal(a->username, b->username) && str_equal(a->password_file, b->password_file) &&
+           a->port == b->port && a->transport == b->transport && a->interval_s == b->interval_s &&
+           a->timeout_s == b->timeout_s && str_equal(a->username, b->username) &&
+           str_equal(a->password_file, b->password_file) &&
            secret_equal(&a->password, &b->password);
 }

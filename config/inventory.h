@@ -3,6 +3,7 @@
  *   defaults: { interval: 15s, timeout: 3s }
  *   plugs:
  *     - { name: fridge, host: 192.168.1.50 }              # port defaults to 9999
+ *     - { name: lamp, host: 192.168.1.51, transport: udp } # tcp unless set
  *   switches:
  *     - { name: core, host: 192.168.1.2, username: admin, password_file: core.pass }
  *
@@ -17,19 +18,22 @@
 #include "config/secret.h"
 
 enum device_kind { DEVICE_PLUG, DEVICE_SWITCH };
+/* How a plug's legacy XOR JSON travels: TCP (length-prefixed) or UDP (one datagram). */
+enum plug_transport { PLUG_TRANSPORT_TCP, PLUG_TRANSPORT_UDP };
 
 #define INVENTORY_NAME_MAX 64
 #define INVENTORY_HOST_MAX 255
 #define INVENTORY_MAX_DEVICES 100000
 
 struct device_config {
-    char *name;            /* unique across the inventory; [A-Za-z0-9_.:-]+, at most 64 */
-    enum device_kind kind; /* which section it came from */
-    char *host;            /* IP literal or host name */
-    uint16_t port;         /* plugs 9999, switches 80 unless set */
-    double interval_s;     /* >= 1 s */
-    double timeout_s;      /* > 0, <= interval */
-    char *username;        /* switches: default "admin" */
+    char *name;                    /* unique across the inventory; [A-Za-z0-9_.:-]+, at most 64 */
+    enum device_kind kind;         /* which section it came from */
+    char *host;                    /* IP literal or host name */
+    uint16_t port;                 /* plugs 9999, switches 80 unless set */
+    enum plug_transport transport; /* plugs: "transport: tcp|udp", tcp unless set */
+    double interval_s;             /* >= 1 s */
+    double timeout_s;              /* > 0, <= interval */
+    char *username;                /* switches: default "admin" */
     struct secret password;
     char *password_file; /* path read, relative ones joined to the inventory's folder */
     unsigned line;       /* line of the device's entry, for messages */

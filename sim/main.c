@@ -36,7 +36,8 @@ struct ctl {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tplinksim [--seed N] [--log.level error|warn|info|debug] DEVICE...\n"
+    fprintf(f, "usage: tplinksim [--seed N] [--log.level error|warn|info|debug] [--broadcast ADDR] "
+               "DEVICE...\n"
                "\n"
                "DEVICE is plug:PROFILE@ADDR:PORT[,alias=TEXT][,fault=FAULT]\n"
                "       or switch:MODEL@ADDR:PORT[,user=U][,password=P][,session=ip|cookie]\n"
@@ -60,6 +61,9 @@ static void usage(FILE *f)
             "\"outlet INDEX OUTLET 0|1\" (a strip's outlet, 1-based),\n"
             "\"switch INDEX fault FAULT\", \"switch INDEX reboot\",\n"
             "\"switch INDEX link PORT CODE\".\n");
+    fprintf(f, "\n--broadcast ADDR: IPv4 plugs also answer datagrams to ADDR on their port, as\n"
+               "plugs answer discovery (ADDR: 127.255.255.255, 255.255.255.255 or a local\n"
+               "interface's broadcast address; only senders on this host get answers).\n");
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -374,6 +378,7 @@ int main(int argc, char **argv)
     keep_std_fds();
     uint64_t seed = 0;
     bool have_seed = false;
+    const char *broadcast = NULL;
     int first_dev = argc;
 
     for (int i = 1; i < argc; i++) {
@@ -383,7 +388,8 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         }
-        if (strcmp(a, "--seed") == 0 || strcmp(a, "--log.level") == 0) {
+        if (strcmp(a, "--seed") == 0 || strcmp(a, "--log.level") == 0 ||
+            strcmp(a, "--broadcast") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "tplinksim: %s needs a value\n", a);
                 return 1;
@@ -391,7 +397,7 @@ int main(int argc, char **argv)
             val = argv[++i];
         } else if (strncmp(a, "--seed=", 7) == 0) {
             val = a + 7;
-        } else if (strncmp(a, "--log.level=", 12) == 0) {
+        } else if (strncmp(a, "--log.level=", 12) == 0 || strncmp(a, "--broadcast=", 12) == 0) {
             val = a + 12;
         } else if (a[0] == '-') {
             fprintf(stderr, "tplinksim: unknown option %s (see --help)\n", a);
@@ -400,7 +406,9 @@ int main(int argc, char **argv)
             first_dev = i;
             break;
         }
-        if (strncmp(a, "--seed", 6) == 0) {
+        if (strncmp(a, "--broadcast", 11) == 0) {
+            broadcast = val;
+        } else if (strncmp(a, "--seed", 6) == 0) {
             if (!parse_u64(val, &seed)) {
                 fprintf(stderr, "tplinksim: --seed %s: not an unsigned integer\n", val);
                 return 1;
@@ -435,6 +443,13 @@ int main(int argc, char **argv)
     }
     if (have_seed)
         sim_set_seed(ctl.sim, seed);
+    char berr[256];
+    if (broadcast && sim_set_broadcast(ctl.sim, broadcast, berr, sizeof berr) != 0) {
+        fprintf(stderr, "tplinksim: --broadcast: %s\n", berr);
+        sim_free(ctl.sim);
+        ev_loop_destroy(loop);
+        return 1;
+    }
     /* Nothing is printed before every device listens, so a harness never sees a partial set. */
     int ndev = argc - first_dev;
     char **profiles = calloc((size_t)ndev, sizeof *profiles);

@@ -30,6 +30,12 @@ struct sim *sim_new(struct ev_loop *loop);
 /* Re-seeds the random source; call it before adding devices (each device derives its own
  * stream from the seed and its index, so one device's traffic never changes another's). */
 void sim_set_seed(struct sim *sim, uint64_t seed);
+/* Makes the IPv4 devices added afterwards also answer datagrams sent to this broadcast
+ * address on their port (discovery), each replying from its own address and port as real
+ * plugs do. addr is 127.255.255.255, 255.255.255.255 or a local interface's broadcast
+ * address; only senders with an address of this host get answers, so no reply leaves it.
+ * 0, or -1 with a one-line message in err. */
+int sim_set_broadcast(struct sim *sim, const char *addr, char *err, size_t errlen);
 /* Stops every device and frees everything. */
 void sim_free(struct sim *sim);
 

@@ -122,7 +122,7 @@ static void *plug_create(const struct device_config *cfg, const struct collector
     }
     p->cfg = cfg;
     p->env = *env;
-    p->tops = &kasa_tcp_transport;
+    p->tops = cfg->transport == PLUG_TRANSPORT_UDP ? &kasa_udp_transport : &kasa_tcp_transport;
     p->transport = p->tops->create(cfg, env->loop, err, errlen);
     if (!p->transport) {
         free(p);

@@ -314,11 +314,11 @@ static void test_unknown_keys(void **state)
                     "defaults, plugs, switches");
     expect_error_at("plugs:\n  - {name: a, host: h, colour: red}\n",
                     "inv.yml:2:24:", "unknown key \"colour\"",
-                    "name, host, port, interval, timeout)");
+                    "name, host, port, interval, timeout, transport)");
     /* A switch key in a plug is unknown there. */
     expect_error_at("plugs:\n  - name: a\n    host: h\n    username: x\n",
                     "inv.yml:4:5:", "unknown key \"username\"",
-                    "(allowed: name, host, port, interval, timeout)");
+                    "(allowed: name, host, port, interval, timeout, transport)");
     expect_error_at("switches:\n  - {name: a, host: h, password: x, pasword: y}\n",
                     "inv.yml:2:37:", "unknown key \"pasword\"", "password_file");
     expect_error("defaults: {interval: 1m, retries: 3}\n", "inv.yml:1:26:",
@@ -420,6 +420,48 @@ static void test_bad_ports(void **state)
     assert_int_equal(inv.devices[0].port, 65535);
     assert_int_equal(inv.devices[1].port, 1);
     inventory_free(&inv);
+}
+
+static void test_transport(void **state)
+{
+    struct inventory inv;
+    char err[512];
+    assert_int_equal(load("plugs:\n"
+                          "  - {name: a, host: h}\n"
+                          "  - {name: b, host: h, transport: udp}\n"
+                          "  - {name: c, host: h, transport: \"tcp\"}\n",
+                          &inv, err, sizeof err),
+                     0);
+    assert_int_equal(find(&inv, "a")->transport, PLUG_TRANSPORT_TCP);
+    assert_int_equal(find(&inv, "b")->transport, PLUG_TRANSPORT_UDP);
+    assert_int_equal(find(&inv, "c")->transport, PLUG_TRANSPORT_TCP);
+    /* Writing the default out is the same device; switching transport is not. */
+    struct inventory same, other;
+    assert_int_equal(load("plugs: [{name: a, host: h, transport: tcp}]\n", &same, err, sizeof err),
+                     0);
+    assert_int_equal(load("plugs: [{name: a, host: h, transport: udp}]\n", &other, err, sizeof err),
+                     0);
+    assert_true(device_config_equal(find(&inv, "a"), &same.devices[0]));
+    assert_false(device_config_equal(find(&inv, "a"), &other.devices[0]));
+    inventory_free(&inv);
+    inventory_free(&same);
+    inventory_free(&other);
+
+    expect_error("plugs:\n  - name: a\n    host: h\n    transport: UDP\n",
+                 "inv.yml:4:16:", "invalid transport \"UDP\": expected tcp or udp");
+    expect_error("plugs:\n  - {name: a, host: h, transport: klap}\n",
+                 "inv.yml:2:35:", "invalid transport \"klap\": expected tcp or udp");
+    expect_error("plugs:\n  - {name: a, host: h, transport: \"\"}\n",
+                 "inv.yml:2:35:", "invalid transport \"\"");
+    expect_error("plugs:\n  - {name: a, host: h, transport: [udp]}\n",
+                 "inv.yml:2:35:", "transport: expected a string, got a sequence");
+    expect_error("plugs:\n  - {name: a, host: h, transport: ~}\n",
+                 "inv.yml:2:35:", "transport: expected a string, got null");
+    expect_error("plugs:\n  - {name: a, host: h, transport: udp, transport: tcp}\n",
+                 "inv.yml:2:40:", "duplicate key \"transport\"");
+    /* A plug key: switches speak HTTP. */
+    expect_error("switches:\n  - {name: s, host: h, password: x, transport: udp}\n",
+                 "inv.yml:2:37:", "unknown key \"transport\"");
 }
 
 static void test_names_and_hosts(void **state)
@@ -769,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_missing_keys),
         cmocka_unit_test(test_bad_durations),
         cmocka_unit_test(test_bad_ports),
+        cmocka_unit_test(test_transport),
         cmocka_unit_test(test_names_and_hosts),
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_yaml_errors),
