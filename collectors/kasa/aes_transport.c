@@ -432,12 +432,8 @@ struct kasa_transport *kasa_aes_create(const struct kasa_http_opts *o, struct ev
 static struct kasa_transport *aes_create_cfg(const struct device_config *cfg, struct ev_loop *loop,
                                              char *err, size_t errlen)
 {
-    struct kasa_http_opts o = {
-        .device = cfg->name,
-        .host = cfg->host,
-        .port = cfg->port,
-        .timeout_s = cfg->timeout_s,
-    };
+    struct kasa_http_opts o;
+    kasa_http_opts_from_config(cfg, &o);
     return kasa_aes_create(&o, loop, err, errlen);
 }
 

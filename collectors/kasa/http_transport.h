@@ -13,6 +13,7 @@
 #ifndef TPLINK_KASA_HTTP_TRANSPORT_H
 #define TPLINK_KASA_HTTP_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "collectors/kasa/transport.h"
@@ -47,6 +48,21 @@ struct kasa_transport *kasa_aes_create(const struct kasa_http_opts *o, struct ev
 
 extern const struct kasa_transport_ops kasa_klap_transport;
 extern const struct kasa_transport_ops kasa_aes_transport;
+
+/* protocol: auto. Legacy XOR JSON over TCP on the plug's port; when that connection is
+ * refused (newer firmware closed it), KLAP on http_port, and from then on KLAP first (TCP
+ * again only when KLAP is refused). When both fail, the answer is the first one's, unless
+ * the fallback reached a device of its protocol (a KLAP handshake answer): then it is the
+ * fallback's (wrong credentials say auth, not connect). */
+extern const struct kasa_transport_ops kasa_auto_transport;
+
+/* True when the last request of a KLAP transport got an answer that only a KLAP device
+ * gives (a well-formed handshake1, or an HTTP answer on a session). */
+bool kasa_klap_spoke(const struct kasa_transport *t);
+
+/* The options of the KLAP and AES transports from a plug's inventory entry (http_port,
+ * klap_version, the account of credentials_file). Points into cfg. */
+void kasa_http_opts_from_config(const struct device_config *cfg, struct kasa_http_opts *o);
 
 /* Session lifetime for a TIMEOUT cookie of `cookie` seconds (0 = absent: one day). */
 double kasa_session_lifetime(unsigned cookie);

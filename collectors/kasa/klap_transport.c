@@ -40,6 +40,7 @@ struct kasa_transport {
     uint8_t local_seed[KLAP_SEED_LEN], remote_seed[KLAP_SEED_LEN];
     size_t chosen;
     bool sig_off; /* the device signs replies otherwise than requests: stop checking */
+    bool spoke;   /* see kasa_klap_spoke */
     bool announced;
 
     /* The request in flight. */
@@ -247,6 +248,7 @@ static void on_handshake1(struct kasa_transport *t, const struct kasa_http_resul
                 KLAP_HANDSHAKE1_REPLY_LEN);
         return;
     }
+    t->spoke = true;
     size_t i;
     for (i = 0; i < t->ncand; i++)
         if (klap_handshake1_check(&t->cand[i], t->local_seed, r->body, r->len, t->remote_seed) ==
@@ -293,6 +295,7 @@ static void on_handshake2(struct kasa_transport *t, const struct kasa_http_resul
 
 static void on_reply(struct kasa_transport *t, const struct kasa_http_result *r)
 {
+    t->spoke = true;
     if (r->status == 403) {
         drop_session(t);
         if (!renew(t, "HTTP 403"))
@@ -389,15 +392,29 @@ struct kasa_transport *kasa_klap_create(const struct kasa_http_opts *o, struct e
     return t;
 }
 
+void kasa_http_opts_from_config(const struct device_config *cfg, struct kasa_http_opts *o)
+{
+    *o = (struct kasa_http_opts){
+        .device = cfg->name,
+        .host = cfg->host,
+        .port = cfg->http_port ? cfg->http_port : 80,
+        .timeout_s = cfg->timeout_s,
+        .version = cfg->klap_version,
+        .user = &cfg->account_user,
+        .pass = &cfg->account_password,
+    };
+}
+
+bool kasa_klap_spoke(const struct kasa_transport *t)
+{
+    return t->spoke;
+}
+
 static struct kasa_transport *klap_create_cfg(const struct device_config *cfg, struct ev_loop *loop,
                                               char *err, size_t errlen)
 {
-    struct kasa_http_opts o = {
-        .device = cfg->name,
-        .host = cfg->host,
-        .port = cfg->port,
-        .timeout_s = cfg->timeout_s,
-    };
+    struct kasa_http_opts o;
+    kasa_http_opts_from_config(cfg, &o);
     return kasa_klap_create(&o, loop, err, errlen);
 }
 
@@ -409,6 +426,7 @@ static void klap_request(struct kasa_transport *t, const char *json, kasa_reply_
     t->ctx = ctx;
     t->retried = false;
     t->fresh = false;
+    t->spoke = false;
     size_t len = strlen(json);
     t->json = malloc(len + 1);
     if (!t->json) {

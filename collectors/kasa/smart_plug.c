@@ -1,5 +1,6 @@
 #include "collectors/kasa/smart_plug.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <openssl/rand.h>
@@ -71,4 +72,12 @@ enum poll_status smart_plug_parse(struct smart_plug *sp, const char *method, con
         return out->unsupported & SMART_GET_DEVICE_INFO ? POLL_ERR_DEVICE : POLL_ERR_PROTOCOL;
     }
     return POLL_OK;
+}
+
+bool smart_plug_reply_shape(const char *json, size_t len)
+{
+    json_t *root = json_loadb(json, len, 0, NULL);
+    bool smart = json_is_integer(json_object_get(root, "error_code"));
+    json_decref(root);
+    return smart;
 }

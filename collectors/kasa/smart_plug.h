@@ -8,6 +8,7 @@
 #ifndef TPLINK_KASA_SMART_PLUG_H
 #define TPLINK_KASA_SMART_PLUG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "collectors/collector.h"
@@ -32,5 +33,9 @@ char *smart_plug_request(const struct smart_plug *sp, long long now_ms, size_t *
 enum poll_status smart_plug_parse(struct smart_plug *sp, const char *method, const char *body,
                                   size_t len, struct smart_reading *out, char *detail,
                                   size_t detlen);
+
+/* True when a reply has the SMART shape (an integer error_code at the top), which an IOT
+ * reply never has: how a KLAP device that answered an IOT request tells it speaks SMART. */
+bool smart_plug_reply_shape(const char *json, size_t len);
 
 #endif
