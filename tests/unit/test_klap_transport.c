@@ -23,6 +23,7 @@
 #include "collectors/kasa/smart_plug.h"
 #include "daemon/log.h"
 #include "sim/klap_sim.h"
+#include "sim/sim.h"
 #include "sim/smart_sim.h"
 
 #define USER "owner@example.com"
@@ -465,6 +466,135 @@ static void test_smart_p110_over_klap(void **state)
     smart_sim_free(dev);
 }
 
+/* --- protocol: auto ------------------------------------------------------------------ */
+
+struct auto_fix {
+    struct fix f; /* f.t is the auto transport, f.sim the KLAP device */
+    struct sim *legacy;
+    struct device_config cfg;
+    uint16_t legacy_port;
+};
+
+static enum poll_status ask_auto(struct fix *f, const char *json)
+{
+    unsigned before = f->answers;
+    bool expired = false;
+    ev_timer guard;
+    ev_timer_init(&guard, guard_cb, 5.0, 0.);
+    guard.data = &expired;
+    ev_timer_start(f->loop, &guard);
+    kasa_auto_transport.request(f->t, json, on_answer, f);
+    while (f->answers == before && !expired)
+        ev_run(f->loop, EVRUN_ONCE);
+    ev_timer_stop(f->loop, &guard);
+    assert_int_equal(f->answers, before + 1);
+    return f->st;
+}
+
+/* A KLAP device (v2, USER/PASS) on http_port, nothing on the legacy port; the transport
+ * configured with the account password `pass`. */
+static void auto_start(struct auto_fix *a, const char *pass)
+{
+    memset(a, 0, sizeof *a);
+    struct fix *f = &a->f;
+    f->loop = ev_loop_new(EVFLAG_AUTO);
+    struct klap_sim_opts o = {.kind = KLAP_SIM_KLAP,
+                              .version = 2,
+                              .username = USER,
+                              .password = PASS,
+                              .handler = echo_handler,
+                              .handler_ctx = f};
+    char err[256];
+    f->sim = klap_sim_start(f->loop, &o, err, sizeof err);
+    if (!f->sim)
+        fail_msg("%s", err);
+    a->legacy_port = closed_port();
+    a->cfg = (struct device_config){.name = "auto1",
+                                    .kind = DEVICE_PLUG,
+                                    .host = "127.0.0.1",
+                                    .port = a->legacy_port,
+                                    .http_port = klap_sim_port(f->sim),
+                                    .timeout_s = 2.0,
+                                    .protocol = PLUG_PROTOCOL_AUTO};
+    secret_set(&a->cfg.account_user, USER, strlen(USER));
+    secret_set(&a->cfg.account_password, pass, strlen(pass));
+    f->t = kasa_auto_transport.create(&a->cfg, f->loop, err, sizeof err);
+    if (!f->t)
+        fail_msg("%s", err);
+}
+
+static void auto_stop(struct auto_fix *a)
+{
+    kasa_auto_transport.destroy(a->f.t);
+    if (a->f.sim)
+        klap_sim_stop(a->f.sim);
+    sim_free(a->legacy);
+    secret_clear(&a->cfg.account_user);
+    secret_clear(&a->cfg.account_password);
+    ev_loop_destroy(a->f.loop);
+}
+
+/* Legacy refused: KLAP. Then KLAP first even when the legacy port opens; back to legacy
+ * only when KLAP is refused. */
+static void test_auto_falls_back_and_sticks(void **state)
+{
+    struct auto_fix a;
+    auto_start(&a, PASS);
+    assert_int_equal(ask_auto(&a.f, REQ), POLL_OK);
+    assert_echo(&a.f, REQ);
+    assert_int_equal(stats(&a.f).requests, 1);
+
+    a.legacy = sim_new(a.f.loop);
+    char err[256];
+    int idx = sim_add_plug(a.legacy, "hs100", "127.0.0.1", a.legacy_port, NULL, err, sizeof err);
+    if (idx < 0)
+        fail_msg("%s", err);
+    assert_int_equal(ask_auto(&a.f, REQ), POLL_OK);
+    assert_echo(&a.f, REQ); /* still the KLAP device */
+    assert_int_equal(stats(&a.f).requests, 2);
+
+    klap_sim_stop(a.f.sim);
+    a.f.sim = NULL;
+    assert_int_equal(ask_auto(&a.f, REQ), POLL_OK);
+    assert_non_null(strstr(a.f.body, "\"get_sysinfo\"")); /* the legacy plug's answer */
+    assert_non_null(strstr(a.f.body, "HS100"));
+    auto_stop(&a);
+}
+
+static void test_auto_legacy_first(void **state)
+{
+    struct auto_fix a;
+    auto_start(&a, PASS);
+    a.legacy = sim_new(a.f.loop);
+    char err[256];
+    if (sim_add_plug(a.legacy, "hs100", "127.0.0.1", a.legacy_port, NULL, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(ask_auto(&a.f, REQ), POLL_OK);
+    assert_non_null(strstr(a.f.body, "HS100"));
+    assert_int_equal(stats(&a.f).handshakes, 0);
+    auto_stop(&a);
+}
+
+/* Both refused: connect, naming both; wrong credentials behind a refused legacy port: auth
+ * (the KLAP device answered), without the password. */
+static void test_auto_failures(void **state)
+{
+    struct auto_fix a;
+    auto_start(&a, PASS);
+    klap_sim_stop(a.f.sim);
+    a.f.sim = NULL;
+    assert_int_equal(ask_auto(&a.f, REQ), POLL_ERR_CONNECT);
+    assert_non_null(strstr(a.f.detail, "connect: "));
+    assert_non_null(strstr(a.f.detail, "; KLAP on port "));
+    auto_stop(&a);
+
+    auto_start(&a, WRONG);
+    assert_int_equal(ask_auto(&a.f, REQ), POLL_ERR_AUTH);
+    assert_null(strstr(a.f.detail, WRONG));
+    assert_null(strstr(a.f.detail, PASS));
+    auto_stop(&a);
+}
+
 int main(void)
 {
     log_set_level(LOG_WARN);
@@ -486,6 +616,9 @@ int main(void)
         cmocka_unit_test(test_cancel_then_request),
         cmocka_unit_test(test_bad_version_refused),
         cmocka_unit_test(test_smart_p110_over_klap),
+        cmocka_unit_test(test_auto_falls_back_and_sticks),
+        cmocka_unit_test(test_auto_legacy_first),
+        cmocka_unit_test(test_auto_failures),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
