@@ -265,6 +265,7 @@ int kasa_http_post(struct kasa_http *h, const char *path, const void *body, size
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, kind == KASA_HTTP_JSON ? h->hdr_json : h->hdr_binary);
     /* curl copies the cookie string; NULL sends none. */
     curl_easy_setopt(e, CURLOPT_COOKIE, cookie ? cookie_hdr : NULL);
+    explicit_bzero(cookie_hdr, sizeof cookie_hdr);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)len);
     h->cb = cb;

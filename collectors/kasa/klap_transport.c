@@ -147,6 +147,7 @@ static void drop_session(struct kasa_transport *t)
     t->have_cookie = false;
     explicit_bzero(t->local_seed, sizeof t->local_seed);
     explicit_bzero(t->remote_seed, sizeof t->remote_seed);
+    explicit_bzero(t->hs2, sizeof t->hs2);
 }
 
 static void clear_request(struct kasa_transport *t)
