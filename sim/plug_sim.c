@@ -1530,3 +1530,9 @@ void sim_advance_clock(struct sim *sim, double seconds)
     if (seconds > 0 && seconds < 1e9)
         sim->clock_offset += seconds;
 }
+
+char *sim_plug_handle_json(struct sim *sim, int idx, const char *json, size_t len)
+{
+    struct plug *p = dev_at(sim, idx);
+    return p ? plug_handle(p, (const uint8_t *)json, len, false) : NULL;
+}

@@ -67,6 +67,11 @@ size_t sim_device_connections(const struct sim *sim, int idx);
  * demos show hours of history without waiting. */
 void sim_advance_clock(struct sim *sim, double seconds);
 
+/* Answers one IOT request as plug idx does over TCP, whatever its sockets do: the device
+ * behind a KLAP simulator (klap_sim.h). The reply is malloc'd; NULL for a bad index or a
+ * request that is not a JSON object. */
+char *sim_plug_handle_json(struct sim *sim, int idx, const char *json, size_t len);
+
 /* Connections beyond these caps are accepted and closed at once. */
 #define SIM_CONNS_PER_DEVICE 4
 #define SIM_CONNS_TOTAL 512
