@@ -306,10 +306,14 @@ static void test_info(void **state)
     char *l[16];
     assert_int_equal(run_ctl(f, PASSWORD, "-i", f->target, NULL), 0);
     int n = lines(f->out, l, 16);
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 7);
     assert_string_equal(l[0], "descriStr: lab-switch");
     assert_int_equal(strncmp(l[1], "macStr: ", 8), 0);
-    assert_int_equal(strncmp(l[4], "hardwareStr: TL-SG108PE ", 24), 0);
+    assert_string_equal(l[2], "ipStr: 127.0.0.1");
+    assert_string_equal(l[3], "netmaskStr: 255.255.255.0");
+    assert_string_equal(l[4], "gatewayStr: 0.0.0.0");
+    assert_int_equal(strncmp(l[5], "firmwareStr: ", 13), 0);
+    assert_int_equal(strncmp(l[6], "hardwareStr: TL-SG108PE ", 24), 0);
     assert_int_equal(switch_sim_requests(f->sim, SWITCH_SIM_PAGE_PORT_STATISTICS), 0);
     assert_int_equal(switch_sim_requests(f->sim, SWITCH_SIM_PAGE_SYSTEM_INFO), 1);
 
@@ -317,6 +321,9 @@ static void test_info(void **state)
     json_t *o = json_loads(f->out, 0, NULL);
     assert_non_null(o);
     assert_string_equal(json_string_value(json_object_get(o, "descriStr")), "lab-switch");
+    assert_string_equal(json_string_value(json_object_get(o, "netmaskStr")), "255.255.255.0");
+    assert_string_equal(json_string_value(json_object_get(o, "gatewayStr")), "0.0.0.0");
+    assert_int_equal(json_object_size(o), 7);
     json_decref(o);
     teardown(f);
 }
