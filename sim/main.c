@@ -42,6 +42,7 @@ static void usage(FILE *f)
                "       or switch:MODEL@ADDR:PORT[,user=U][,password=P][,session=ip|cookie]\n"
                "              [,conflict=evict|full][,wrap=SECONDS][,timeout=SECONDS]\n"
                "              [,slow=SECONDS][,seed=N][,description=TEXT][,fault=FAULT]\n"
+               "              [,pages=DIR]\n"
                "  PROFILE  a built-in profile (");
     for (size_t i = 0; sim_builtin_profiles[i]; i++)
         fprintf(f, "%s%s", i ? ", " : "", sim_builtin_profiles[i]);
@@ -53,12 +54,16 @@ static void usage(FILE *f)
             "  FAULT    none, refuse, hang, garbage or close\n"
             "\n"
             "  MODEL    TL-SG105E, TL-SG108E, TL-SG1016DE, TL-SG1024DE, TL-SG108PE, TL-SG1016PE\n"
+            "  DIR      saved pages: DIR/PortStatisticsRpm.htm (SystemInfoRpm.htm,\n"
+            "           PortSettingRpm.htm, PoeConfigRpm.htm) is served instead of the\n"
+            "           generated page of that name\n"
             "\n"
             "Prints \"ready plug PROFILE ADDR PORT\" or \"ready switch MODEL ADDR PORT\" per\n"
             "device, then \"ready all\". Commands on stdin (plugs and switches are numbered\n"
             "separately, from 0): \"fault INDEX FAULT\", \"relay INDEX 0|1\",\n"
             "\"switch INDEX fault FAULT\", \"switch INDEX reboot\",\n"
-            "\"switch INDEX link PORT CODE\".\n");
+            "\"switch INDEX link PORT CODE\", \"switch INDEX snapshot\" (one JSON line: per-port\n"
+            "state, link code, page counters, 64-bit totals, request counts; then \"ok\").\n");
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -246,6 +251,14 @@ static void switch_command(struct ctl *ctl, const char *index, const char *verb,
     if (strcmp(verb, "reboot") == 0 && !arg) {
         switch_sim_reboot(sw);
         printf("ok\n");
+    } else if (strcmp(verb, "snapshot") == 0 && !arg) {
+        struct strbuf b;
+        strbuf_init(&b, 64 * 1024);
+        if (switch_sim_snapshot_json(sw, &b))
+            printf("%s\nok\n", b.data);
+        else
+            printf("error snapshot too large\n");
+        strbuf_free(&b);
     } else if (strcmp(verb, "fault") == 0 && arg && !arg2) {
         if (switch_sim_fault_parse(arg, &fault) != 0)
             printf("error unknown fault %s\n", arg);
@@ -260,7 +273,7 @@ static void switch_command(struct ctl *ctl, const char *index, const char *verb,
         else
             printf("ok\n");
     } else {
-        printf("error usage: switch INDEX reboot | fault FAULT | link PORT CODE\n");
+        printf("error usage: switch INDEX reboot | snapshot | fault FAULT | link PORT CODE\n");
     }
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "collectors/collector.h"
 #include "collectors/easysmart/curl_loop.h"
@@ -292,6 +293,99 @@ static void test_values_tl_sg108pe(void **state)
 static void test_values_tl_sg1016pe(void **state)
 {
     values_for_model("TL-SG1016PE");
+}
+
+/* The simulator serving the saved real TL-SG108E v3 pages: the metrics carry exactly the
+ * values those pages hold. */
+static void test_saved_real_pages(void **state)
+{
+    struct fix f;
+    setup_model(&f, "TL-SG108E", PASSWORD);
+    f.opts.pages_dir = TEST_FIXTURES "/easy-smart/sg108e-v3";
+    create(&f);
+    for (int i = 0; i < 2; i++) {
+        expect_poll(&f, POLL_OK);
+        struct strbuf text;
+        render(&f, &text);
+        for (unsigned p = 1; p <= 8; p++) {
+            assert_true(metric(&text, "tplink_switch_port_enabled", p) == 1);
+            assert_true(metric(&text, "tplink_switch_port_link_up", p) == (p == 1));
+            assert_true(metric(&text, "tplink_switch_port_speed_bytes", p) ==
+                        (p == 1 ? 125000000.0 : 0.0));
+            assert_true(metric(&text, "tplink_switch_port_full_duplex", p) == (p == 1));
+            assert_true(metric(&text, "tplink_switch_port_transmit_packets_total", p) ==
+                        (p == 1 ? 106 : 0));
+            assert_true(metric(&text, "tplink_switch_port_receive_packets_total", p) ==
+                        (p == 1 ? 987 : 0));
+            assert_true(metric(&text, "tplink_switch_port_transmit_errors_total", p) == 0);
+            assert_true(metric(&text, "tplink_switch_port_receive_errors_total", p) == 0);
+            assert_true(metric(&text, "tplink_switch_port_lag", p) == 0);
+            assert_true(metric(&text, "tplink_switch_port_flow_control_enabled", p) == 0);
+        }
+        assert_true(metric(&text, "tplink_switch_port_enabled", 9) == -1);
+        assert_true(metric(&text, "tplink_switch_statistics_resets_total", 0) == 0);
+        strbuf_free(&text);
+    }
+    struct device_info info;
+    assert_true(switch_collector.info(f.st, &info));
+    assert_string_equal(info.model, "TL-SG108E");
+    assert_string_equal(info.hw_version, "3.0");
+    assert_string_equal(info.fw_version, "1.0.0 Build 20160722 Rel.50167");
+    assert_string_equal(info.mac, "B0:4E:26:37:E9:59");
+    assert_string_equal(info.alias, "TL-SG108E");
+    teardown(&f);
+}
+
+/* tplinksim's "switch INDEX snapshot" line says what switch_sim_snapshot and
+ * switch_sim_requests say. */
+static void test_snapshot_json(void **state)
+{
+    struct fix f;
+    setup_model(&f, "TL-SG108PE", PASSWORD);
+    create(&f);
+    expect_poll(&f, POLL_OK);
+    struct switch_sim_snapshot snap;
+    struct strbuf b;
+    strbuf_init(&b, 64 * 1024);
+    switch_sim_snapshot(f.sim, &snap); /* same loop time as the line below */
+    assert_true(switch_sim_snapshot_json(f.sim, &b));
+    assert_null(memchr(b.data, '\n', b.len));
+    json_error_t jerr;
+    json_t *root = json_loads(b.data, 0, &jerr);
+    if (!root)
+        fail_msg("not JSON: %s", jerr.text);
+    assert_string_equal(json_string_value(json_object_get(root, "model")), "TL-SG108PE");
+    assert_true(json_is_true(json_object_get(root, "session")));
+    json_t *ports = json_object_get(root, "ports");
+    assert_int_equal(json_array_size(ports), 8);
+    static const char *const keys[4] = {"TxGoodPkt", "TxBadPkt", "RxGoodPkt", "RxBadPkt"};
+    for (unsigned i = 0; i < 8; i++) {
+        json_t *p = json_array_get(ports, i);
+        const struct switch_sim_port_state *ps = &snap.ports[i];
+        assert_int_equal(json_integer_value(json_object_get(p, "port")), i + 1);
+        assert_int_equal(json_is_true(json_object_get(p, "enabled")), ps->enabled);
+        assert_int_equal(json_integer_value(json_object_get(p, "link")), ps->link);
+        for (int k = 0; k < 4; k++) {
+            json_t *pk = json_object_get(json_object_get(p, "pkts"), keys[k]);
+            json_t *tot = json_object_get(json_object_get(p, "total"), keys[k]);
+            assert_int_equal(json_integer_value(pk), ps->pkts[k]);
+            assert_int_equal(json_integer_value(tot), ps->total[k]);
+        }
+        json_t *poe = json_object_get(p, "poe_power_watts");
+        if (i < snap.n_poe_ports)
+            assert_true(fabs(json_real_value(poe) - ps->poe_power_dw / 10.0) < 1e-9);
+        else
+            assert_null(poe);
+    }
+    json_t *rq = json_object_get(root, "requests");
+    for (int pg = 0; pg < SWITCH_SIM_PAGE_COUNT; pg++)
+        assert_int_equal(json_integer_value(json_object_get(rq, switch_sim_page_name(pg))),
+                         reqs(&f, pg));
+    assert_int_equal(json_integer_value(json_object_get(rq, "logon")), 1);
+    assert_int_equal(json_integer_value(json_object_get(rq, "PoeConfigRpm")), 1);
+    json_decref(root);
+    strbuf_free(&b);
+    teardown(&f);
 }
 
 /* Login costs GET /, POST, the statistics and the pages read once; after that a poll is
@@ -958,6 +1052,8 @@ int main(void)
         cmocka_unit_test(test_values_tl_sg1024de),
         cmocka_unit_test(test_values_tl_sg108pe),
         cmocka_unit_test(test_values_tl_sg1016pe),
+        cmocka_unit_test(test_saved_real_pages),
+        cmocka_unit_test(test_snapshot_json),
         cmocka_unit_test(test_steady_state_one_request),
         cmocka_unit_test_setup_teardown(test_wrong_password_backs_off, capture_stderr,
                                         restore_stderr),
