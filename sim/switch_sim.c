@@ -148,6 +148,10 @@ struct switch_sim {
     unsigned long requests[SWITCH_SIM_PAGE_COUNT];
     struct req *delayed;                        /* requests suspended by the slow fault */
     struct strbuf saved[SWITCH_SIM_PAGE_COUNT]; /* pages_dir files; data NULL = generate */
+    unsigned long stats_served; /* the last generated statistics page: see the snapshot */
+    double stats_time;
+    uint64_t stats_total[SWITCH_SIM_MAX_PORTS][4];
+    uint32_t stats_pkts[SWITCH_SIM_MAX_PORTS][4];
     bool stopping;
     bool starting;
     char start_err[160];
@@ -520,6 +524,14 @@ static void render_data(struct switch_sim *sim, enum switch_sim_page page, doubl
     page_ports(sim, now, ports);
     switch (page) {
     case SWITCH_SIM_PAGE_PORT_STATISTICS:
+        sim->stats_served++;
+        sim->stats_time = now;
+        for (unsigned i = 0; i < m->ports; i++) {
+            for (int k = 0; k < 4; k++) {
+                sim->stats_total[i][k] = port_total(&sim->ports[i], k, now);
+                sim->stats_pkts[i][k] = ports[i].pkts[k];
+            }
+        }
         if (m->tmp_info)
             swp_port_statistics_tmp_info(b, ports, m->ports, PORT_MIDDLE);
         else
@@ -1066,6 +1078,10 @@ void switch_sim_snapshot(struct switch_sim *sim, struct switch_sim_snapshot *out
         }
         s->poe_power_dw = poe_power(sim, i, now);
     }
+    out->stats_served = sim->stats_served;
+    out->stats_time = sim->stats_time;
+    memcpy(out->stats_pkts, sim->stats_pkts, sizeof out->stats_pkts);
+    memcpy(out->stats_total, sim->stats_total, sizeof out->stats_total);
 }
 
 unsigned long switch_sim_requests(const struct switch_sim *sim, enum switch_sim_page page)
@@ -1110,7 +1126,18 @@ bool switch_sim_snapshot_json(struct switch_sim *sim, struct strbuf *out)
     for (int i = 0; i < SWITCH_SIM_PAGE_COUNT; i++)
         ok =
             ok && strbuf_printf(out, "%s\"%s\":%lu", i ? "," : "", page_names[i], sim->requests[i]);
-    return ok && strbuf_puts(out, "}}");
+    ok = ok && strbuf_printf(out, "},\"stats_served\":{\"n\":%lu,\"time\":%.6f,\"pkts\":[",
+                             snap.stats_served, snap.stats_time);
+    for (unsigned i = 0; i < snap.n_ports; i++)
+        ok = ok && strbuf_printf(out, "%s[%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 "]",
+                                 i ? "," : "", snap.stats_pkts[i][0], snap.stats_pkts[i][1],
+                                 snap.stats_pkts[i][2], snap.stats_pkts[i][3]);
+    ok = ok && strbuf_puts(out, "],\"total\":[");
+    for (unsigned i = 0; i < snap.n_ports; i++)
+        ok = ok && strbuf_printf(out, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]",
+                                 i ? "," : "", snap.stats_total[i][0], snap.stats_total[i][1],
+                                 snap.stats_total[i][2], snap.stats_total[i][3]);
+    return ok && strbuf_puts(out, "]}}");
 }
 
 /* ---- command-line spec ---- */

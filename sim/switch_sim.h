@@ -132,6 +132,13 @@ struct switch_sim_snapshot {
     unsigned n_ports;
     unsigned n_poe_ports;
     struct switch_sim_port_state ports[SWITCH_SIM_MAX_PORTS]; /* ports[0] is port 1 */
+    /* The last generated PortStatisticsRpm.htm served with data: how many so far, when,
+     * what it showed and the true totals then (by enum switch_sim_counter). Lets a test
+     * compare a collector's output with the exact page it read. */
+    unsigned long stats_served;
+    double stats_time;
+    uint32_t stats_pkts[SWITCH_SIM_MAX_PORTS][4];
+    uint64_t stats_total[SWITCH_SIM_MAX_PORTS][4];
 };
 
 /* The state a generated page served at this loop time would show (saved pages from
@@ -161,8 +168,10 @@ const char *switch_sim_page_name(enum switch_sim_page page);
  *   {"model":M,"time":T,"session":B,"ports":[{"port":1,"enabled":B,"link":N,
  *    "pkts":{"TxGoodPkt":N,"TxBadPkt":N,"RxGoodPkt":N,"RxBadPkt":N},
  *    "total":{…the same keys: 64-bit packets since start…},"poe_power_watts":W}, …],
- *    "requests":{"all":N,"root":N,…by switch_sim_page_name}}
- * pkts are the uint32 values a page shows now; poe_power_watts only on PoE ports.
+ *    "requests":{"all":N,"root":N,…by switch_sim_page_name},
+ *    "stats_served":{"n":N,"time":T,"pkts":[[TxGood,TxBad,RxGood,RxBad],…],"total":[[…],…]}}
+ * pkts are the uint32 values a page shows now; poe_power_watts only on PoE ports;
+ * stats_served is the last statistics page served (see struct switch_sim_snapshot).
  * Returns false when out overflowed. */
 bool switch_sim_snapshot_json(struct switch_sim *sim, struct strbuf *out);
 

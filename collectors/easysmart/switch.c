@@ -104,52 +104,56 @@ static const struct metric_family sw_families[F_COUNT] = {
 /* Counter slots per port, in the order of the families above. */
 enum { C_RX_GOOD, C_TX_GOOD, C_RX_BAD, C_TX_BAD, C_COUNT };
 
+/* Fields are grouped by size rather than by topic, so that the struct carries little
+ * padding (it is mostly the per-port tables). */
 struct sw {
     struct collector_env env;
     char *name;
     char *host;
     char *username;
     struct secret password;
-    uint16_t port;
     double timeout_s;
-    char base_url[300];
 
     struct curl_loop *cl;
     CURL *easy; /* one handle for the switch's life: it carries the cookie jar */
     struct curl_slist *headers;
     struct curl_xfer xfer;
     struct strbuf body;
-    bool too_big;
-    char errbuf[CURL_ERROR_SIZE];
-    char logon[SW_LOGON_MAX]; /* the POST body while it is in flight, wiped after */
     size_t logon_len;
 
     struct es_session sess;
-    bool polling;
-    bool logging_out;
     double deadline;
+    ev_timer done_timer; /* delivers env->done from the loop, never inside poll_start */
     enum es_req req;
     enum es_page page;
-    bool stats_this_poll;
-    ev_timer done_timer; /* delivers env->done from the loop, never inside poll_start */
     enum poll_status done_status;
-    char done_detail[256];
-    bool logged_in_before;
-    bool extras_due;
-    bool extras_warned;
 
-    bool have_stats;
     struct es_port_statistics stats;
     struct counter64 ctr[ES_MAX_PORTS][C_COUNT];
     uint64_t last_speed[ES_MAX_PORTS];
-    bool last_up[ES_MAX_PORTS];
     uint64_t resets;
-    bool have_sysinfo;
-    struct es_system_info sys;
-    bool have_settings;
     struct es_port_settings settings;
-    bool have_poe;
     struct es_poe poe;
+
+    uint16_t port;
+    bool too_big;
+    bool polling;
+    bool logging_out;
+    bool stats_this_poll;
+    bool logged_in_before;
+    bool extras_due;
+    bool extras_warned;
+    bool have_stats;
+    bool have_sysinfo;
+    bool have_settings;
+    bool have_poe;
+    bool last_up[ES_MAX_PORTS];
+
+    char base_url[300];
+    char errbuf[CURL_ERROR_SIZE];
+    char logon[SW_LOGON_MAX]; /* the POST body while it is in flight, wiped after */
+    char done_detail[256];
+    struct es_system_info sys;
 };
 
 static void wipe_logon(struct sw *s)

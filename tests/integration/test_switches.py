@@ -365,8 +365,27 @@ def test_wrap_and_reboot():
     print(f"  {len(wraps)} page counter wraps before the reboot; {len(wrapped_exported)} "
           f"exported counters above 2^32", flush=True)
 
-    # The page of observation k was served between snapshots k-1 and k. What fell between
-    # the last page before the reboot and the reboot itself is seen by nobody.
+    # Exactly: each observation's snapshot names the statistics page that poll read (one
+    # more page served each time) with the switch's true totals at that moment. Between two
+    # pages the exported counter grows by what the switch carried, wraps included; across
+    # the reboot by what the page counted since it.
+    served = [s["stats_served"] for s in snaps]
+    assert [x["n"] - served[0]["n"] for x in served] == list(range(polls + 1)), \
+        f"pages served per observation: {[x['n'] for x in served]}"
+    for k in range(1, polls + 1):
+        for p in range(1, n + 1):
+            for c, key in enumerate(KEYS):
+                grown = values[k][(p, key)] - values[k - 1][(p, key)]
+                if k == reboot_at + 1:
+                    want = served[k]["pkts"][p - 1][c]
+                else:
+                    want = served[k]["total"][p - 1][c] - served[k - 1]["total"][p - 1][c]
+                assert grown == want, \
+                    f"poll {k} port {p} {key}: exported grew by {grown:.0f}, the switch by {want}"
+
+    # The same from snapshots alone: the page of observation k was served between snapshots
+    # k-1 and k. What fell between the last page before the reboot and the reboot itself is
+    # seen by nobody.
     r = rebooted["snap"]
     for p in range(1, n + 1):
         for key in KEYS:
@@ -380,6 +399,40 @@ def test_wrap_and_reboot():
                 f"port {p} {key} grew by {grown:.0f}; the switch carried {lo}..{hi}"
     daemon.stop()
     sim.stop()
+
+
+def demo_switch(daemon):
+    """The name of --demo's switch once it is up, and the metrics then."""
+    def up():
+        m = daemon.metrics()
+        names = [labels["device"] for labels, v in m.find("tplink_up", kind="switch") if v == 1]
+        return (names[0], m) if names else None
+    return harness.wait_until(up, 15, interval=0.1, message="the demo switch to come up")
+
+
+def test_demo_switch():
+    """Acceptance 1: --demo shows a switch with per-port counters, link states and speeds,
+    and the counters move."""
+    daemon = harness.start_daemon(args=["--demo"])
+    name, m = demo_switch(daemon)
+    ports = sorted(int(labels["port"]) for labels, _ in
+                   m.find("tplink_switch_port_link_up", device=name))
+    assert len(ports) >= 5 and ports == list(range(1, len(ports) + 1)), f"demo ports {ports}"
+    up = [p for p in ports if m.value("tplink_switch_port_link_up", device=name, port=str(p))]
+    assert up, "no demo port has a link"
+    for p in ports:
+        speed = m.value("tplink_switch_port_speed_bytes", device=name, port=str(p))
+        assert (speed > 0) == (p in up), f"port {p}: speed {speed}"
+        for family in COUNTERS.values():
+            assert m.value(family, device=name, port=str(p)) >= 0
+    ts = success_ts(m, name)
+    m2 = harness.wait_until(lambda: (lambda m2: m2 if success_ts(m2, name) > ts else None)(
+        daemon.metrics()), 30, interval=0.2, message="a second poll of the demo switch")
+    key = "tplink_switch_port_receive_packets_total"
+    grew = [p for p in up if m2.value(key, device=name, port=str(p)) >
+            m.value(key, device=name, port=str(p))]
+    assert grew, "no demo port's counters moved between polls"
+    daemon.stop()
 
 
 def test_promtool_clean():
@@ -404,9 +457,17 @@ def test_promtool_clean():
     daemon.stop()
     sim.stop()
 
+    demo = harness.start_daemon(args=["--demo"])
+    demo_switch(demo)
+    proc = subprocess.run([promtool, "check", "metrics"], input=demo.metrics_text().encode(),
+                          capture_output=True, timeout=30)
+    out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+    assert proc.returncode == 0 and out.strip() == "", f"promtool on --demo: {out}"
+    demo.stop()
+
 
 if __name__ == "__main__":
     # promtool last: without it the script ends as skipped after the others ran.
     harness.run([test_metrics_match_simulator, test_steady_state_request_count,
                  test_wrong_password, test_second_client_survived, test_wrap_and_reboot,
-                 test_promtool_clean])
+                 test_demo_switch, test_promtool_clean])

@@ -377,6 +377,24 @@ static void test_snapshot_json(void **state)
         else
             assert_null(poe);
     }
+    json_t *served = json_object_get(root, "stats_served");
+    assert_int_equal(json_integer_value(json_object_get(served, "n")), 1);
+    assert_int_equal(snap.stats_served, 1);
+    for (unsigned i = 0; i < 8; i++) {
+        for (int k = 0; k < 4; k++) {
+            json_t *pk = json_array_get(json_array_get(json_object_get(served, "pkts"), i), k);
+            json_t *tot = json_array_get(json_array_get(json_object_get(served, "total"), i), k);
+            assert_int_equal(json_integer_value(pk), snap.stats_pkts[i][k]);
+            assert_int_equal(json_integer_value(tot), snap.stats_total[i][k]);
+        }
+    }
+    /* what the collector exported is what that page showed */
+    struct strbuf text;
+    render(&f, &text);
+    for (unsigned i = 0; i < 8; i++)
+        for (int k = 0; k < 4; k++)
+            assert_true(metric(&text, counter_names[k], i + 1) == snap.stats_pkts[i][k]);
+    strbuf_free(&text);
     json_t *rq = json_object_get(root, "requests");
     for (int pg = 0; pg < SWITCH_SIM_PAGE_COUNT; pg++)
         assert_int_equal(json_integer_value(json_object_get(rq, switch_sim_page_name(pg))),
@@ -434,10 +452,14 @@ struct captured {
 static int capture_stderr(void **state)
 {
     struct captured *c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
     snprintf(c->path, sizeof c->path, "/tmp/test_switch_collector_log_XXXXXX");
     c->fd = mkstemp(c->path);
-    if (c->fd < 0)
+    if (c->fd < 0) {
+        free(c);
         return -1;
+    }
     fflush(stderr);
     c->saved = dup(STDERR_FILENO);
     dup2(c->fd, STDERR_FILENO);
@@ -835,10 +857,9 @@ static void raw_write_cb(struct ev_loop *loop, ev_io *w, int revents)
     ssize_t n = send(r->cfd, r->resp + r->sent, r->resp_len - r->sent, MSG_NOSIGNAL);
     if (n > 0)
         r->sent += (size_t)n;
-    if (n < 0 && errno != EAGAIN)
+    /* on an error, or when all is sent (Connection: close, like the switch) */
+    if ((n < 0 && errno != EAGAIN) || r->sent == r->resp_len)
         raw_close(r);
-    else if (r->sent == r->resp_len)
-        raw_close(r); /* Connection: close, like the switch */
 }
 
 static void raw_read_cb(struct ev_loop *loop, ev_io *w, int revents)
