@@ -184,7 +184,7 @@ bool switch_sim_snapshot_json(struct switch_sim *sim, struct strbuf *out);
 struct switch_sim_spec {
     struct switch_sim_opts opts;
     enum switch_sim_fault fault;
-    char buf[512];
+    char buf[1024];
 };
 int switch_sim_spec_parse(const char *text, struct switch_sim_spec *spec, char *err, size_t errlen);
 

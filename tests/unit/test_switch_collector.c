@@ -336,6 +336,51 @@ static void test_saved_real_pages(void **state)
     teardown(&f);
 }
 
+/* pages=DIR: parsed from the spec; a missing folder, an empty or an oversized page file is
+ * refused at start with the file named. */
+static void test_sim_pages_option(void **state)
+{
+    struct switch_sim_spec spec;
+    char err[256] = "";
+    assert_int_equal(switch_sim_spec_parse("switch:TL-SG108E@127.0.0.1:0,pages=/x/y,seed=2", &spec,
+                                           err, sizeof err),
+                     0);
+    assert_string_equal(spec.opts.pages_dir, "/x/y");
+    assert_int_equal(switch_sim_spec_parse("TL-SG108E@127.0.0.1:0,pages=", &spec, err, sizeof err),
+                     -1);
+    assert_string_equal(err, "switch spec: bad value for pages");
+
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct switch_sim_opts o = {.model = "TL-SG108E", .pages_dir = "/nonexistent/pages"};
+    assert_null(switch_sim_start(loop, &o, err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent/pages: not a readable folder"));
+
+    char dir[] = "/tmp/test_switch_pages_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/SystemInfoRpm.htm", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    o.pages_dir = dir;
+    assert_null(switch_sim_start(loop, &o, err, sizeof err));
+    assert_non_null(strstr(err, "SystemInfoRpm.htm: empty"));
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (int i = 0; i < 300 * 1024; i++)
+        fputc('x', fp);
+    fclose(fp);
+    assert_null(switch_sim_start(loop, &o, err, sizeof err));
+    assert_non_null(strstr(err, "SystemInfoRpm.htm: larger than 256 KiB"));
+    unlink(path);
+    /* an empty folder: every page is generated */
+    struct switch_sim *sim = switch_sim_start(loop, &o, err, sizeof err);
+    assert_non_null(sim);
+    switch_sim_stop(sim);
+    rmdir(dir);
+    ev_loop_destroy(loop);
+}
+
 /* tplinksim's "switch INDEX snapshot" line says what switch_sim_snapshot and
  * switch_sim_requests say. */
 static void test_snapshot_json(void **state)
@@ -1075,6 +1120,7 @@ int main(void)
         cmocka_unit_test(test_values_tl_sg1016pe),
         cmocka_unit_test(test_saved_real_pages),
         cmocka_unit_test(test_snapshot_json),
+        cmocka_unit_test(test_sim_pages_option),
         cmocka_unit_test(test_steady_state_one_request),
         cmocka_unit_test_setup_teardown(test_wrong_password_backs_off, capture_stderr,
                                         restore_stderr),
