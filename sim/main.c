@@ -63,6 +63,7 @@ static void usage(FILE *f)
                "       or switch:MODEL@ADDR:PORT[,user=U][,password=P][,session=ip|cookie]\n"
                "              [,conflict=evict|full][,wrap=SECONDS][,timeout=SECONDS]\n"
                "              [,slow=SECONDS][,seed=N][,description=TEXT][,fault=FAULT]\n"
+               "              [,pages=DIR]\n"
                "       or klap:PROFILE@ADDR:PORT[,version=1|2][,user=U][,password=P]\n"
                "              [,timeout=SECONDS]\n"
                "       or aes:SMART_PROFILE@ADDR:PORT[,version=1|2][,user=U][,password=P]\n"
@@ -84,13 +85,17 @@ static void usage(FILE *f)
         "  FAULT    none, refuse, hang, garbage or close\n"
         "\n"
         "  MODEL    TL-SG105E, TL-SG108E, TL-SG1016DE, TL-SG1024DE, TL-SG108PE, TL-SG1016PE\n"
+        "  DIR      saved pages: DIR/PortStatisticsRpm.htm (SystemInfoRpm.htm,\n"
+        "           PortSettingRpm.htm, PoeConfigRpm.htm) is served instead of the\n"
+        "           generated page of that name\n"
         "\n"
         "Prints \"ready plug|klap|aes PROFILE ADDR PORT\" or \"ready switch MODEL ADDR PORT\" per\n"
         "device, then \"ready all\". Commands on stdin (plugs and switches are numbered\n"
         "separately, from 0): \"fault INDEX FAULT\", \"relay INDEX 0|1\",\n"
         "\"outlet INDEX OUTLET 0|1\" (a strip's outlet, 1-based),\n"
         "\"switch INDEX fault FAULT\", \"switch INDEX reboot\",\n"
-        "\"switch INDEX link PORT CODE\",\n"
+        "\"switch INDEX link PORT CODE\", \"switch INDEX snapshot\" (one JSON line: per-port\n"
+        "state, link code, page counters, 64-bit totals, request counts; then \"ok\"),\n"
         "\"http INDEX relay 0|1\", \"http INDEX expire\" (klap:/aes: devices, numbered\n"
         "separately; the IOT plug behind a klap: device also takes a plug number).\n");
     fprintf(f, "\n--broadcast ADDR: IPv4 plugs also answer datagrams to ADDR on their port, as\n"
@@ -453,6 +458,14 @@ static void switch_command(struct ctl *ctl, const char *index, const char *verb,
     if (strcmp(verb, "reboot") == 0 && !arg) {
         switch_sim_reboot(sw);
         printf("ok\n");
+    } else if (strcmp(verb, "snapshot") == 0 && !arg) {
+        struct strbuf b;
+        strbuf_init(&b, 64 * 1024);
+        if (switch_sim_snapshot_json(sw, &b))
+            printf("%s\nok\n", b.data);
+        else
+            printf("error snapshot too large\n");
+        strbuf_free(&b);
     } else if (strcmp(verb, "fault") == 0 && arg && !arg2) {
         if (switch_sim_fault_parse(arg, &fault) != 0)
             printf("error unknown fault %s\n", arg);
@@ -467,7 +480,7 @@ static void switch_command(struct ctl *ctl, const char *index, const char *verb,
         else
             printf("ok\n");
     } else {
-        printf("error usage: switch INDEX reboot | fault FAULT | link PORT CODE\n");
+        printf("error usage: switch INDEX reboot | snapshot | fault FAULT | link PORT CODE\n");
     }
 }
 
