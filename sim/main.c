@@ -653,6 +653,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "tplinksim: cannot create the event loop\n");
         return 1;
     }
+    /* Before "ready": a harness may send SIGTERM as soon as it reads that line. */
+    ev_signal sigterm, sigint;
+    ev_signal_init(&sigterm, signal_cb, SIGTERM);
+    ev_signal_init(&sigint, signal_cb, SIGINT);
+    ev_signal_start(loop, &sigterm);
+    ev_signal_start(loop, &sigint);
     struct ctl ctl = {0};
     ctl.sim = sim_new(loop);
     if (!ctl.sim) {
@@ -720,11 +726,6 @@ int main(int argc, char **argv)
     printf("ready all\n");
     fflush(stdout);
 
-    ev_signal sigterm, sigint;
-    ev_signal_init(&sigterm, signal_cb, SIGTERM);
-    ev_signal_init(&sigint, signal_cb, SIGINT);
-    ev_signal_start(loop, &sigterm);
-    ev_signal_start(loop, &sigint);
 
     ctl.stdin_flags = fcntl(STDIN_FILENO, F_GETFL);
     bool have_stdin =
