@@ -726,7 +726,6 @@ int main(int argc, char **argv)
     printf("ready all\n");
     fflush(stdout);
 
-
     ctl.stdin_flags = fcntl(STDIN_FILENO, F_GETFL);
     bool have_stdin =
         ctl.stdin_flags >= 0 && fcntl(STDIN_FILENO, F_SETFL, ctl.stdin_flags | O_NONBLOCK) == 0;
