@@ -94,15 +94,16 @@ static bool pick(json_t *rt, const char *v2, double v2_scale, const char *v1, do
                  double *out)
 {
     double d;
-    if (get_number(rt, v2, &d)) {
-        *out = d * v2_scale;
-        return true;
-    }
-    if (get_number(rt, v1, &d)) {
-        *out = d * v1_scale;
-        return true;
-    }
-    return false;
+    if (get_number(rt, v2, &d))
+        d *= v2_scale;
+    else if (get_number(rt, v1, &d))
+        d *= v1_scale;
+    else
+        return false;
+    if (!isfinite(d)) /* a finite count can overflow once scaled (1e308 kWh) */
+        return false;
+    *out = d;
+    return true;
 }
 
 static enum kasa_parse_status parse_emeter(json_t *emeter, struct plug_reading *out, char *err,
