@@ -1,8 +1,9 @@
 /* libFuzzer target: the JavaScript literal reader behind the Easy Smart page parsers
  * (js_doc_add_script), without the HTML parser in front, so it runs far faster than
- * fuzz_es_page. The input is split at each "</script>" into up to 8 scripts of one
- * document; then every declaration and every value is walked and the document's
- * structure checked: indices, pool offsets, child counts, caps, and the lookups. */
+ * fuzz_es_page. The input (see REPEAT_MAX for one that starts with byte 0x01) is split at
+ * each "</script>" into up to 8 scripts of one document; then every declaration and every
+ * value is walked and the document's structure checked: indices, pool offsets, child
+ * counts, caps, and the lookups. */
 #include "collectors/easysmart/js.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -97,13 +98,15 @@ static void check_doc(const struct js_doc *d, unsigned n_scripts)
     FUZZ_CHECK(js_node(d, (uint32_t)d->n_nodes) == NULL);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* An input that starts with byte 0x01 is a pattern: the rest repeated (byte 1 + 1) * 64
+ * times up to 160 KiB, so that short inputs reach the caps (65536 nodes, 16 KiB strings,
+ * 1024 elements) that need long scripts. */
+#define REPEAT_MAX ((size_t)160 << 10)
+
+static void add_scripts(struct js_doc *d, const char *p, const char *end, unsigned *n_out)
 {
     static const char sep[] = "</script>";
     const size_t sep_len = sizeof sep - 1;
-    struct js_doc d;
-    js_doc_init(&d);
-    const char *p = (const char *)data, *end = p + size;
     unsigned n = 0;
     while (n < MAX_SCRIPTS) {
         const char *stop = end;
@@ -113,13 +116,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     stop = q;
                     break;
                 }
-        FUZZ_CHECK(js_doc_add_script(&d, p, (size_t)(stop - p), n) == 0);
+        FUZZ_CHECK(js_doc_add_script(d, p, (size_t)(stop - p), n) == 0);
         n++;
         if (stop == end)
             break;
         p = stop + sep_len;
     }
+    *n_out = n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *expanded = NULL;
+    const char *p = (const char *)data;
+    size_t len = size;
+    if (size >= 3 && data[0] == 0x01) {
+        size_t unit = size - 2, times = ((size_t)data[1] + 1) * 64;
+        if (times > REPEAT_MAX / unit)
+            times = REPEAT_MAX / unit;
+        len = unit * times;
+        expanded = malloc(len);
+        FUZZ_CHECK(expanded != NULL);
+        for (size_t i = 0; i < times; i++)
+            memcpy(expanded + i * unit, data + 2, unit);
+        p = expanded;
+    }
+    struct js_doc d;
+    js_doc_init(&d);
+    unsigned n = 0;
+    add_scripts(&d, p, p + len, &n);
     check_doc(&d, n);
     js_doc_free(&d);
+    free(expanded);
     return 0;
 }

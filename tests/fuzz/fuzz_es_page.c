@@ -1,7 +1,7 @@
-/* libFuzzer target: the Easy Smart page parsers on a whole page body: es_classify_page with
- * one of the anchors the session uses (or none), then one of es_parse_port_statistics,
- * es_parse_system_info, es_parse_port_settings and es_parse_poe (the replay test runs every
- * anchor and every parser on each input).
+/* libFuzzer target: the Easy Smart page parsers on a whole page body: one of
+ * es_classify_page (with one of the anchors the session uses, or none),
+ * es_parse_port_statistics, es_parse_system_info, es_parse_port_settings and es_parse_poe;
+ * the replay test runs every anchor and every parser on each input.
  * Underneath these run libxml2's HTML parser (collectors/easysmart/html.c) and the
  * JavaScript literal reader (collectors/easysmart/js.c; fuzz_es_js reaches it faster). */
 #include "collectors/easysmart/page.h"
@@ -130,10 +130,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (unsigned which = 0; which < 4; which++)
         parse(text, size, which);
 #else
-    /* Fuzzing: each call parses the page anew, HTML and JavaScript, which is nearly all of
-     * the cost; so one anchor and one parser per input, picked by its length. */
-    classify(text, size, anchors[(size / 4) % n_anchors]);
-    parse(text, size, (unsigned)(size % 4));
+    /* Fuzzing: every call parses the page anew (HTML, then JavaScript), which is nearly all
+     * of the cost, and every es_parse_* first checks for a login page as es_classify_page
+     * does; so one operation per input, picked by its length: a parser, or the
+     * classification with one of the anchors. */
+    size_t op = size % 5;
+    if (op < 4)
+        parse(text, size, (unsigned)op);
+    else
+        classify(text, size, anchors[(size / 5) % n_anchors]);
 #endif
     return 0;
 }

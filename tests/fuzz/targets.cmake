@@ -18,10 +18,10 @@ set(FUZZ_DICT_disc20002 smart.dict)
 set(FUZZ_MAXLEN_klap 4096)
 set(FUZZ_MAXLEN_aes 4096)
 set(FUZZ_DICT_aes smart.dict)
-set(FUZZ_MAXLEN_es_page 16384) # real pages are 3-11 KB; bigger inputs only slow it down
+set(FUZZ_MAXLEN_es_page 12288) # real pages are 3-11 KB; longer inputs only slow it down
 set(FUZZ_DICT_es_page easysmart.dict)
 set(FUZZ_SEEDS_es_page tests/fixtures/easy-smart)
-set(FUZZ_MAXLEN_es_js 16384)
+set(FUZZ_MAXLEN_es_js 8192)
 set(FUZZ_DICT_es_js easysmart.dict)
 set(FUZZ_MAXLEN_inventory 16384)
 set(FUZZ_DICT_inventory inventory.dict)
