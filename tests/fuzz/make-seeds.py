@@ -153,10 +153,11 @@ def easysmart():
     write("es_js", "literals", b"var a = [1, -2, 3.5, 0x1f, 1e3, 'x\\'y', \"\\u00e9\\x41\", "
           b"/re[/]g/, {k: [new Array(1,2,), {}]}, true, null,];\nlet b = f(1);\n"
           b"function g(){ var hidden = 1; }\nconst c = `t`; // end")
-    # byte 0x01, then a repeat count: the rest repeated (count + 1) * 64 times
-    write("es_js", "repeat-nodes", b"\x01\xff" + b"var a = [" + b"0," * 64 + b"];\n")
-    write("es_js", "repeat-array", b"\x01\x20" + b"1,")
-    write("es_js", "repeat-string", b"\x01\x00" + b"var s = '" + b"x" * 300)
+    # byte 0x01, a count, head NUL unit NUL tail: the unit is repeated (count + 1) * 4 times
+    write("es_js", "repeat-nodes", b"\x01\xff" + b"\0var a = [" + b"0," * 100 + b"];\n")
+    write("es_js", "repeat-array", b"\x01\xff" + b"var a = [\0" + b"1,1,")
+    write("es_js", "repeat-string", b"\x01\xff" + b"var s = '\0" + b"\\x41" * 20 + b"\0';")
+    write("es_js", "repeat-vars", b"\x01\xff" + b"\0var a=1;let b=2;const c=3;var d=4;var e=5;")
     write("es_page", "login-form", b"<html><body><form name=logon action=\"/logon.cgi\" "
           b"method=post><input name=username></form></body></html>")
     write("es_page", "login-script", b"<script>\nvar logonInfo = new Array(\n4,\n0,0);\n"
