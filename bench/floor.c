@@ -101,12 +101,15 @@ static int load_targets(const char *path, struct floor_state *f, double interval
     unsigned lineno = 0;
     while (f->t && fgets(line, sizeof line, in)) {
         lineno++;
-        char host[INET6_ADDRSTRLEN + 1], name[80] = "";
-        unsigned port;
         if (line[0] == '#' || line[0] == '\n')
             continue;
-        if (sscanf(line, "%46s %u %79s", host, &port, name) < 2 || port == 0 || port > 65535) {
-            fprintf(stderr, "floor: %s:%u: expected ADDR PORT\n", path, lineno);
+        char *save = NULL, *end = NULL;
+        const char *host = strtok_r(line, " \t\r\n", &save);
+        const char *portstr = host ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+        const char *name = portstr ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+        unsigned long port = portstr ? strtoul(portstr, &end, 10) : 0;
+        if (!portstr || *end || port == 0 || port > 65535 || strlen(host) > INET6_ADDRSTRLEN) {
+            fprintf(stderr, "floor: %s:%u: expected ADDR PORT [NAME]\n", path, lineno);
             fclose(in);
             return -1;
         }
@@ -125,7 +128,7 @@ static int load_targets(const char *path, struct floor_state *f, double interval
         struct target *t = &f->t[f->n];
         memset(t, 0, sizeof *t);
         t->fd = -1;
-        t->offset = name[0] ? daemon_phase(name, interval) : -1;
+        t->offset = name ? daemon_phase(name, interval) : -1;
         kasa_frame_reader_init(&t->rd);
         struct sockaddr_in *a4 = (struct sockaddr_in *)&t->addr;
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&t->addr;
@@ -204,6 +207,8 @@ static void start_poll(struct floor_state *f, size_t i, double now)
     }
     f->st.polls++;
     t->started = now;
+    if (f->ring_cap == 0)
+        return;
     if (f->ring_len == f->ring_cap) { /* cannot happen while timeout <= interval */
         f->ring_head = (f->ring_head + 1) % f->ring_cap;
         f->ring_len--;
@@ -343,8 +348,10 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
 
     struct floor_state f = {.timeout_s = timeout};
-    if (load_targets(targets, &f, interval) < 0)
+    if (load_targets(targets, &f, interval) < 0) {
+        free(f.t);
         return 1;
+    }
     set_phases(&f, interval);
     f.ring_cap = 2 * f.n + 2;
     f.ring = calloc(f.ring_cap, sizeof *f.ring);

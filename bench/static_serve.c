@@ -41,10 +41,8 @@ static HANDLER_RESULT handler(void *cls, struct MHD_Connection *conn, const char
     const char *ae =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     bool gzip = ae && strstr(ae, "gzip") && c->gz;
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(gzip ? c->gz_len : c->len,
-                                        gzip ? (void *)c->gz : (void *)c->text,
-                                        MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        gzip ? c->gz_len : c->len, gzip ? (void *)c->gz : (void *)c->text, MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -101,6 +99,8 @@ int main(int argc, char **argv)
     FILE *f = fopen(file, "rb");
     if (!f || fseek(f, 0, SEEK_END) != 0) {
         fprintf(stderr, "static_serve: cannot read %s\n", file);
+        if (f)
+            fclose(f);
         return 1;
     }
     long size = ftell(f);
@@ -108,12 +108,16 @@ int main(int argc, char **argv)
     c.text = malloc(size > 0 ? (size_t)size : 1);
     if (!c.text || size < 0 || fread(c.text, 1, (size_t)size, f) != (size_t)size) {
         fprintf(stderr, "static_serve: cannot read %s\n", file);
+        free(c.text);
+        fclose(f);
         return 1;
     }
     fclose(f);
     c.len = (size_t)size;
     if (!gzip_once(&c)) {
         fprintf(stderr, "static_serve: gzip failed\n");
+        free(c.text);
+        free(c.gz);
         return 1;
     }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -124,6 +128,8 @@ int main(int argc, char **argv)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "static_serve: cannot listen\n");
+        free(c.text);
+        free(c.gz);
         return 1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
