@@ -51,7 +51,8 @@ const char *const switch_sim_models[] = {"TL-SG105E",  "TL-SG108E",   "TL-SG1016
                                          "TL-SG108PE", "TL-SG1016PE", NULL};
 
 static const char *const fault_names[SWITCH_SIM_FAULT_COUNT] = {
-    "none", "http500", "endless_login", "slow", "users_full", "errtype6", "post_reset"};
+    "none",       "http500",  "endless_login", "slow",
+    "users_full", "errtype6", "post_reset",    "wrong_credentials"};
 
 const char *switch_sim_fault_name(enum switch_sim_fault f)
 {
@@ -420,7 +421,7 @@ static int logon(struct switch_sim *sim, const struct req *r, const char *client
     char user[FIELD_MAX], pass[FIELD_MAX];
     if (!form_value(r->body, "username", user, sizeof user) ||
         !form_value(r->body, "password", pass, sizeof pass) || strcmp(user, sim->username) != 0 ||
-        strcmp(pass, sim->password) != 0)
+        strcmp(pass, sim->password) != 0 || sim->fault == SWITCH_SIM_FAULT_WRONG_CREDENTIALS)
         return 1;
     if (sim->fault == SWITCH_SIM_FAULT_USERS_FULL)
         return 3;
@@ -914,8 +915,11 @@ unsigned switch_sim_port_count(const struct switch_sim *sim)
 
 void switch_sim_set_fault(struct switch_sim *sim, enum switch_sim_fault fault)
 {
-    if ((unsigned)fault < SWITCH_SIM_FAULT_COUNT)
-        sim->fault = fault;
+    if ((unsigned)fault >= SWITCH_SIM_FAULT_COUNT)
+        return;
+    if (fault == SWITCH_SIM_FAULT_WRONG_CREDENTIALS)
+        sim->session.active = false; /* a password change logs everyone out */
+    sim->fault = fault;
 }
 
 void switch_sim_reboot(struct switch_sim *sim)
