@@ -60,6 +60,7 @@ static void usage(FILE *f)
             "Prints \"ready plug PROFILE ADDR PORT\" or \"ready switch MODEL ADDR PORT\" per\n"
             "device, then \"ready all\". Commands on stdin (plugs and switches are numbered\n"
             "separately, from 0): \"fault INDEX FAULT\", \"relay INDEX 0|1\",\n"
+            "\"outlet INDEX OUTLET 0|1\" (a strip's outlet, 1-based),\n"
             "\"switch INDEX fault FAULT\", \"switch INDEX reboot\",\n"
             "\"switch INDEX link PORT CODE\".\n");
 }
@@ -297,6 +298,19 @@ static void command(struct ctl *ctl, char *line)
             printf("error no device %s\n", a1);
         else if (sim_set_relay(ctl->sim, idx, a2[0] == '1') != 0)
             printf("error cannot switch device %d\n", idx);
+        else
+            printf("ok\n");
+    } else if (strcmp(verb, "outlet") == 0) {
+        char *state = extra;
+        char *more = state ? strtok_r(NULL, " \t\r", &save) : NULL;
+        uint64_t outlet;
+        if (!state || more || !parse_u64(a2, &outlet) || outlet > 64 ||
+            (strcmp(state, "0") != 0 && strcmp(state, "1") != 0))
+            printf("error usage: outlet INDEX OUTLET 0|1\n");
+        else if (!parse_index(ctl->sim, a1, &idx))
+            printf("error no device %s\n", a1);
+        else if (sim_set_outlet(ctl->sim, idx, (int)outlet, state[0] == '1') != 0)
+            printf("error device %d has no outlet %s\n", idx, a2);
         else
             printf("ok\n");
     } else if (strcmp(verb, "switch") == 0) {

@@ -1,4 +1,4 @@
-/* Simulated Kasa smart plugs (legacy XOR JSON on TCP and UDP).
+/* Simulated Kasa smart plugs and power strips (legacy XOR JSON on TCP and UDP).
  *
  * A profile is a dump of a device's replies: module -> method -> reply object. Static methods
  * are answered from it as they are; the state that moves on a real plug (relay, on_time, the
@@ -8,7 +8,20 @@
  * profile's reading (±10 %, one step per simulated second, 0 while the relay is off), voltage
  * a narrower one around the profile's voltage, current is power / voltage, and the energy
  * total integrates power over time so it never goes down (except on erase_emeter_stat, as on
- * a real plug). Time is a monotonic clock plus an offset tests can advance. */
+ * a real plug). Time is a monotonic clock plus an offset tests can advance.
+ *
+ * Strips: a profile whose sysinfo has children[] is a strip (HS300, KP303). Child ids are
+ * deviceId + "00".."NN" (the last two characters alone over UDP, as real strips send them);
+ * each outlet has its own relay, on_time (counting while on) and, when the strip has a meter,
+ * its own meter model. The optional top-level "sim_child_realtime" array gives each outlet's
+ * reading in the profile's emeter shape; an entry with a non-zero err_code is answered as it
+ * is, which is how a test makes one outlet's meter fail. Without it, outlets get loads drawn
+ * around the profile's reading. "context":{"child_ids":[...]} scopes the child-aware methods
+ * as on a real HS300: set_relay_state acts on every listed id, set_dev_alias and the emeter
+ * methods on the first; an unknown id answers -14 "entry not exist" and applies nothing, a
+ * child_ids that is not an array of strings -3 "invalid argument". (jansson keeps the last of
+ * duplicate keys, so of several "context"s the last is seen; a real strip honours the first.)
+ * Plugs without children ignore context. */
 #include "sim/sim.h"
 #include "sim/plug_sim.h"
 
@@ -39,6 +52,8 @@
 #define SIM_WALK_MAX_STEPS 2000.0                /* older history is integrated at one power */
 #define SIM_ACCEPT_BURST 16
 #define SIM_UDP_BURST 16
+#define SIM_MAX_CHILDREN 16
+#define SIM_CONTEXT_IDS_MAX 64 /* longer child_ids lists get -3 invalid argument */
 
 struct plug;
 
@@ -52,6 +67,25 @@ struct conn {
     bool close_after_flush;
     ev_timer fault_timer; /* drip: one byte per tick; reset: the RST after a partial reply */
     struct conn *prev, *next;
+};
+
+/* The meter model of a plug or of one strip outlet. */
+struct meter {
+    uint64_t rng;
+    double base_w, nominal_v;
+    double walk_p, walk_v; /* factors on base_w and nominal_v */
+    double energy_wh, energy_start_wh;
+    double last, next_step; /* model time of the last update and of the next walk step */
+};
+
+struct child {
+    char id[48]; /* deviceId + two hex digits */
+    char alias[SIM_ALIAS_MAX + 1];
+    int relay;
+    double on_since;
+    json_t *entry;    /* the profile's children[i] (borrowed) */
+    json_t *rt_error; /* the profile's error reply for this outlet's meter, or NULL (borrowed) */
+    struct meter meter;
 };
 
 struct plug {
@@ -79,10 +113,11 @@ struct plug {
     double on_since;
 
     bool metered; /* emeter.get_realtime answers a reading, not an error */
-    double base_w, nominal_v;
-    double walk_p, walk_v; /* factors on base_w and nominal_v */
-    double energy_wh, energy_start_wh;
-    double last, next_step; /* model time of the last update and of the next walk step */
+    struct meter meter;
+
+    bool strip; /* sysinfo has children[]; the relays and meters are the children's */
+    size_t nchildren;
+    struct child children[SIM_MAX_CHILDREN];
 };
 
 struct sim {
@@ -121,14 +156,14 @@ static double sim_now(const struct sim *sim)
 
 /* ---- the meter model ---- */
 
-static double plug_power_w(const struct plug *p)
+static double meter_power_w(const struct meter *m, int relay)
 {
-    return p->relay ? p->base_w * p->walk_p : 0.0;
+    return relay ? m->base_w * m->walk_p : 0.0;
 }
 
-static double plug_voltage_v(const struct plug *p)
+static double meter_voltage_v(const struct meter *m)
 {
-    return p->nominal_v * p->walk_v;
+    return m->nominal_v * m->walk_v;
 }
 
 /* A step of a random walk reflected into [lo, hi]. */
@@ -143,24 +178,24 @@ static double walk(uint64_t *rng, double x, double step, double lo, double hi)
 }
 
 /* Brings the model to now: integrates energy at the power of each one-second step. */
-static void plug_advance(struct plug *p, double now)
+static void meter_advance(struct meter *m, int relay, double now)
 {
-    if (!(now > p->last))
+    if (!(now > m->last))
         return;
-    if (now - p->next_step > SIM_WALK_MAX_STEPS) {
+    if (now - m->next_step > SIM_WALK_MAX_STEPS) {
         double skip_to = now - SIM_WALK_MAX_STEPS;
-        p->energy_wh += plug_power_w(p) * (skip_to - p->last) / 3600.0;
-        p->last = skip_to;
-        p->next_step = skip_to;
+        m->energy_wh += meter_power_w(m, relay) * (skip_to - m->last) / 3600.0;
+        m->last = skip_to;
+        m->next_step = skip_to;
     }
-    while (p->last < now) {
-        double end = now < p->next_step ? now : p->next_step;
-        p->energy_wh += plug_power_w(p) * (end - p->last) / 3600.0;
-        p->last = end;
-        if (end >= p->next_step) {
-            p->walk_p = walk(&p->rng, p->walk_p, 0.02, 0.90, 1.10);
-            p->walk_v = walk(&p->rng, p->walk_v, 0.002, 0.98, 1.02);
-            p->next_step += 1.0;
+    while (m->last < now) {
+        double end = now < m->next_step ? now : m->next_step;
+        m->energy_wh += meter_power_w(m, relay) * (end - m->last) / 3600.0;
+        m->last = end;
+        if (end >= m->next_step) {
+            m->walk_p = walk(&m->rng, m->walk_p, 0.02, 0.90, 1.10);
+            m->walk_v = walk(&m->rng, m->walk_v, 0.002, 0.98, 1.02);
+            m->next_step += 1.0;
         }
     }
 }
@@ -168,11 +203,103 @@ static void plug_advance(struct plug *p, double now)
 static void plug_set_relay(struct plug *p, int on)
 {
     double now = sim_now(p->sim);
-    plug_advance(p, now);
+    meter_advance(&p->meter, p->relay, now);
     on = on ? 1 : 0;
     if (on && !p->relay)
         p->on_since = now;
     p->relay = on;
+}
+
+static void child_set_relay(struct plug *p, struct child *c, int on)
+{
+    double now = sim_now(p->sim);
+    meter_advance(&c->meter, c->relay, now);
+    on = on ? 1 : 0;
+    if (on && !c->relay)
+        c->on_since = now;
+    c->relay = on;
+}
+
+/* ---- requests: the scope a strip's "context" gives ---- */
+
+struct scope {
+    bool given; /* a strip got context.child_ids */
+    int err;    /* 0, or the error every child-aware method answers */
+    size_t n;
+    struct child *targets[SIM_CONTEXT_IDS_MAX];
+};
+
+/* Over UDP strips show ids as their last two characters; accept that form there too. */
+static struct child *find_child(struct plug *p, const char *id, bool udp)
+{
+    for (size_t i = 0; i < p->nchildren; i++) {
+        struct child *c = &p->children[i];
+        if (strcmp(c->id, id) == 0 || (udp && strcmp(c->id + strlen(c->id) - 2, id) == 0))
+            return c;
+    }
+    return NULL;
+}
+
+static void parse_scope(struct plug *p, json_t *req, bool udp, struct scope *s)
+{
+    memset(s, 0, sizeof *s);
+    json_t *ctx = json_object_get(req, "context");
+    if (!p->strip || !ctx)
+        return;
+    json_t *ids = json_is_object(ctx) ? json_object_get(ctx, "child_ids") : NULL;
+    s->given = true;
+    if (!json_is_array(ids) || json_array_size(ids) > SIM_CONTEXT_IDS_MAX) {
+        s->err = -3;
+        return;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        if (!json_is_string(v)) {
+            s->err = -3;
+            return;
+        }
+        struct child *c = find_child(p, json_string_value(v), udp);
+        if (!c)
+            s->err = -14; /* keep looking: a non-string id still wins */
+        else
+            s->targets[s->n++] = c;
+    }
+}
+
+/* What a method call sees. */
+struct call {
+    json_t *entry; /* the profile's reply for the method, or NULL */
+    json_t *args;
+    const struct scope *scope;
+    bool udp;
+};
+
+/* The meter an emeter method reads: a plug's own; a strip's first listed outlet, or its
+ * first outlet without context (a real HS300 answers outlet 0, "slot_id":0). */
+struct target {
+    struct meter *m;
+    int relay;
+    json_t *error; /* answer this instead */
+    int slot;
+};
+
+static bool meter_target(struct plug *p, const struct call *c, struct target *t)
+{
+    if (!p->strip) {
+        *t = (struct target){&p->meter, p->relay, NULL, 0};
+        return true;
+    }
+    struct child *ch = NULL;
+    if (c->scope->given)
+        ch = c->scope->n ? c->scope->targets[0] : NULL;
+    else if (p->nchildren)
+        ch = &p->children[0];
+    if (!ch)
+        return false;
+    *t = (struct target){&ch->meter, ch->relay, ch->rt_error, (int)(ch - p->children)};
+    return true;
 }
 
 /* ---- replies ---- */
@@ -206,20 +333,65 @@ static void set_if_present(json_t *obj, const char *key, json_t *value)
         json_decref(value);
 }
 
-static json_t *m_get_sysinfo(struct plug *p, json_t *entry, json_t *args)
+static const char *shown_id(const struct child *c, bool udp)
+{
+    return udp ? c->id + strlen(c->id) - 2 : c->id;
+}
+
+static json_t *children_json(struct plug *p, double now, bool udp)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < p->nchildren; i++) {
+        struct child *c = &p->children[i];
+        json_t *e = json_deep_copy(c->entry);
+        if (!e || json_array_append_new(arr, e) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+        set_field(e, "id", json_string(shown_id(c, udp)));
+        set_field(e, "state", json_integer(c->relay));
+        set_field(e, "alias", json_string(c->alias));
+        set_field(e, "on_time", json_integer(c->relay ? (json_int_t)(now - c->on_since) : 0));
+    }
+    return arr;
+}
+
+static json_t *m_get_sysinfo(struct plug *p, const struct call *c)
 {
     double now = sim_now(p->sim);
-    plug_advance(p, now);
-    json_t *r = json_deep_copy(entry);
+    meter_advance(&p->meter, p->relay, now);
+    json_t *r = json_deep_copy(c->entry);
     if (!r)
         return NULL;
     set_field(r, "deviceId", json_string(p->device_id));
     set_field(r, "mac", json_string(p->mac));
     set_field(r, "alias", json_string(p->alias));
-    set_field(r, "relay_state", json_integer(p->relay));
-    set_field(r, "on_time", json_integer(p->relay ? (json_int_t)(now - p->on_since) : 0));
+    if (p->strip) { /* no relay of its own */
+        json_t *children = children_json(p, now, c->udp);
+        if (!children) {
+            json_decref(r);
+            return NULL;
+        }
+        json_object_del(r, "relay_state");
+        json_object_del(r, "on_time");
+        set_field(r, "child_num", json_integer((json_int_t)p->nchildren));
+        set_field(r, "children", children);
+    } else {
+        set_field(r, "relay_state", json_integer(p->relay));
+        set_field(r, "on_time", json_integer(p->relay ? (json_int_t)(now - p->on_since) : 0));
+    }
     set_field(r, "led_off", json_integer(p->led_off));
     return r;
+}
+
+static json_t *m_get_relationship(struct plug *p, const struct call *c)
+{
+    json_t *data = json_array();
+    for (size_t i = 0; data && i < p->nchildren; i++)
+        json_array_append_new(data,
+                              json_pack("{s:s, s:i}", "child_id", shown_id(&p->children[i], c->udp),
+                                        "hw_slot", (int)i));
+    return data ? json_pack("{s:o, s:i}", "data", data, "err_code", 0) : NULL;
 }
 
 static bool arg_int(json_t *args, const char *key, json_int_t lo, json_int_t hi, json_int_t *out)
@@ -234,52 +406,70 @@ static bool arg_int(json_t *args, const char *key, json_int_t lo, json_int_t hi,
     return true;
 }
 
-static json_t *m_set_relay_state(struct plug *p, json_t *entry, json_t *args)
+static json_t *m_set_relay_state(struct plug *p, const struct call *c)
 {
     json_int_t state;
-    if (!arg_int(args, "state", 0, 1, &state))
+    if (!arg_int(c->args, "state", 0, 1, &state))
         return err_obj(-3, "invalid argument");
-    plug_set_relay(p, (int)state);
+    if (!p->strip) {
+        plug_set_relay(p, (int)state);
+    } else if (c->scope->given) {
+        for (size_t i = 0; i < c->scope->n; i++)
+            child_set_relay(p, c->scope->targets[i], (int)state);
+    } else { /* the whole strip */
+        for (size_t i = 0; i < p->nchildren; i++)
+            child_set_relay(p, &p->children[i], (int)state);
+    }
     log_msg(LOG_DEBUG, p->name, "relay %s", state ? "on" : "off");
     return ok_obj();
 }
 
-static json_t *m_set_dev_alias(struct plug *p, json_t *entry, json_t *args)
+static json_t *m_set_dev_alias(struct plug *p, const struct call *c)
 {
-    json_t *v = json_is_object(args) ? json_object_get(args, "alias") : NULL;
+    json_t *v = json_is_object(c->args) ? json_object_get(c->args, "alias") : NULL;
     if (!json_is_string(v) || json_string_length(v) > SIM_ALIAS_MAX ||
         strlen(json_string_value(v)) != json_string_length(v))
         return err_obj(-3, "invalid argument");
-    snprintf(p->alias, sizeof p->alias, "%s", json_string_value(v));
+    char *dst = p->alias;
+    if (c->scope->given) /* the first listed outlet; none listed: nothing */
+        dst = c->scope->n ? c->scope->targets[0]->alias : NULL;
+    if (dst)
+        snprintf(dst, SIM_ALIAS_MAX + 1, "%s", json_string_value(v));
     return ok_obj();
 }
 
-static json_t *m_set_led_off(struct plug *p, json_t *entry, json_t *args)
+static json_t *m_set_led_off(struct plug *p, const struct call *c)
 {
     json_int_t off;
-    if (!arg_int(args, "off", 0, 1, &off))
+    if (!arg_int(c->args, "off", 0, 1, &off))
         return err_obj(-3, "invalid argument");
     p->led_off = (int)off;
     return ok_obj();
 }
 
-static json_t *m_get_realtime(struct plug *p, json_t *entry, json_t *args)
+static json_t *m_get_realtime(struct plug *p, const struct call *c)
 {
-    plug_advance(p, sim_now(p->sim));
-    json_t *r = json_deep_copy(entry);
+    struct target t;
+    if (!meter_target(p, c, &t))
+        return err_obj(-3, "invalid argument"); /* an empty child_ids: nothing to read */
+    if (t.error)
+        return json_deep_copy(t.error);
+    meter_advance(t.m, t.relay, sim_now(p->sim));
+    json_t *r = json_deep_copy(c->entry);
     if (!r)
         return NULL;
-    double w = plug_power_w(p), v = plug_voltage_v(p);
+    double w = meter_power_w(t.m, t.relay), v = meter_voltage_v(t.m);
     double a = v > 0 ? w / v : 0.0;
     /* Per field, as the profile spells it: v1 floats (A, V, W, kWh), v2 ints (mA, mV, mW, Wh). */
     set_if_present(r, "current", json_real(round_to(a, 1e6)));
     set_if_present(r, "voltage", json_real(round_to(v, 1e6)));
     set_if_present(r, "power", json_real(round_to(w, 1e6)));
-    set_if_present(r, "total", json_real(round_to(p->energy_wh / 1000.0, 1e3)));
+    set_if_present(r, "total", json_real(round_to(t.m->energy_wh / 1000.0, 1e3)));
     set_if_present(r, "current_ma", json_integer((json_int_t)llround(a * 1000.0)));
     set_if_present(r, "voltage_mv", json_integer((json_int_t)llround(v * 1000.0)));
     set_if_present(r, "power_mw", json_integer((json_int_t)llround(w * 1000.0)));
-    set_if_present(r, "total_wh", json_integer((json_int_t)floor(p->energy_wh)));
+    set_if_present(r, "total_wh", json_integer((json_int_t)floor(t.m->energy_wh)));
+    set_if_present(r, "slot_id", json_integer(t.slot));
     return r;
 }
 
@@ -297,9 +487,9 @@ static void local_date(const struct plug *p, struct tm *tm)
 
 /* The energy used since the device was added, reported as today's (and this month's)
  * entry: enough for a client to parse both stat shapes. */
-static json_t *stat_entry(struct plug *p, const struct tm *tm, bool with_day)
+static json_t *stat_entry(struct plug *p, const struct meter *m, const struct tm *tm, bool with_day)
 {
-    double wh = p->energy_wh - p->energy_start_wh;
+    double wh = m->energy_wh - m->energy_start_wh;
     if (wh < 0)
         wh = 0;
     json_t *e = json_pack("{s:i, s:i}", "year", tm->tm_year + 1900, "month", tm->tm_mon + 1);
@@ -314,40 +504,48 @@ static json_t *stat_entry(struct plug *p, const struct tm *tm, bool with_day)
     return e;
 }
 
-static json_t *m_get_stat(struct plug *p, json_t *args, bool daily)
+static json_t *m_get_stat(struct plug *p, const struct call *c, bool daily)
 {
     json_int_t year, month = 0;
-    if (!arg_int(args, "year", 1970, 9999, &year) ||
-        (daily && !arg_int(args, "month", 1, 12, &month)))
+    struct target t;
+    if (!arg_int(c->args, "year", 1970, 9999, &year) ||
+        (daily && !arg_int(c->args, "month", 1, 12, &month)) || !meter_target(p, c, &t))
         return err_obj(-3, "invalid argument");
-    plug_advance(p, sim_now(p->sim));
+    if (t.error)
+        return json_deep_copy(t.error);
+    meter_advance(t.m, t.relay, sim_now(p->sim));
     struct tm tm;
     local_date(p, &tm);
     json_t *list = json_array();
     if (year == tm.tm_year + 1900 && (!daily || month == tm.tm_mon + 1))
-        json_array_append_new(list, stat_entry(p, &tm, daily));
+        json_array_append_new(list, stat_entry(p, t.m, &tm, daily));
     return json_pack("{s:o, s:i}", daily ? "day_list" : "month_list", list, "err_code", 0);
 }
 
-static json_t *m_get_daystat(struct plug *p, json_t *entry, json_t *args)
+static json_t *m_get_daystat(struct plug *p, const struct call *c)
 {
-    return m_get_stat(p, args, true);
+    return m_get_stat(p, c, true);
 }
 
-static json_t *m_get_monthstat(struct plug *p, json_t *entry, json_t *args)
+static json_t *m_get_monthstat(struct plug *p, const struct call *c)
 {
-    return m_get_stat(p, args, false);
+    return m_get_stat(p, c, false);
 }
 
-static json_t *m_erase_emeter_stat(struct plug *p, json_t *entry, json_t *args)
+static json_t *m_erase_emeter_stat(struct plug *p, const struct call *c)
 {
-    plug_advance(p, sim_now(p->sim));
-    p->energy_wh = 0;
-    p->energy_start_wh = 0;
+    struct target t;
+    if (!meter_target(p, c, &t))
+        return err_obj(-3, "invalid argument");
+    if (t.error)
+        return json_deep_copy(t.error);
+    meter_advance(t.m, t.relay, sim_now(p->sim));
+    t.m->energy_wh = 0;
+    t.m->energy_start_wh = 0;
     return ok_obj();
 }
 
-static json_t *m_get_time(struct plug *p, json_t *entry, json_t *args)
+static json_t *m_get_time(struct plug *p, const struct call *c)
 {
     struct tm tm;
     local_date(p, &tm);
@@ -361,19 +559,22 @@ enum needs { NEEDS_NOTHING, NEEDS_ENTRY, NEEDS_METER };
 struct method {
     const char *module, *method;
     enum needs needs;
-    json_t *(*fn)(struct plug *p, json_t *entry, json_t *args);
+    bool child_aware; /* on a strip, "context" scopes it */
+    json_t *(*fn)(struct plug *p, const struct call *c);
 };
 
 static const struct method methods[] = {
-    {"system", "get_sysinfo", NEEDS_ENTRY, m_get_sysinfo},
-    {"system", "set_relay_state", NEEDS_NOTHING, m_set_relay_state},
-    {"system", "set_dev_alias", NEEDS_NOTHING, m_set_dev_alias},
-    {"system", "set_led_off", NEEDS_NOTHING, m_set_led_off},
-    {"emeter", "get_realtime", NEEDS_METER, m_get_realtime},
-    {"emeter", "get_daystat", NEEDS_METER, m_get_daystat},
-    {"emeter", "get_monthstat", NEEDS_METER, m_get_monthstat},
-    {"emeter", "erase_emeter_stat", NEEDS_METER, m_erase_emeter_stat},
-    {"time", "get_time", NEEDS_ENTRY, m_get_time},
+    {"system", "get_sysinfo", NEEDS_ENTRY, false, m_get_sysinfo},
+    {"system", "set_relay_state", NEEDS_NOTHING, true, m_set_relay_state},
+    {"system", "set_dev_alias", NEEDS_NOTHING, true, m_set_dev_alias},
+    {"system", "set_led_off", NEEDS_NOTHING, false, m_set_led_off},
+    {"emeter", "get_realtime", NEEDS_METER, true, m_get_realtime},
+    {"emeter", "get_daystat", NEEDS_METER, true, m_get_daystat},
+    {"emeter", "get_monthstat", NEEDS_METER, true, m_get_monthstat},
+    {"emeter", "erase_emeter_stat", NEEDS_METER, true, m_erase_emeter_stat},
+    {"time", "get_time", NEEDS_ENTRY, false, m_get_time},
+    {"smartlife.iot.smartpowerstrip.manage", "get_relationship", NEEDS_ENTRY, false,
+     m_get_relationship},
 };
 
 /* A module the dump shows only as "-1 module not support" stubs (an HS100's emeter): every
@@ -393,7 +594,7 @@ static bool module_is_stub(json_t *mod)
 }
 
 static json_t *handle_method(struct plug *p, const char *modname, json_t *mod, const char *name,
-                             json_t *args)
+                             json_t *args, const struct scope *scope, bool udp)
 {
     json_t *entry = json_object_get(mod, name);
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
@@ -401,8 +602,16 @@ static json_t *handle_method(struct plug *p, const char *modname, json_t *mod, c
         if (strcmp(m->module, modname) != 0 || strcmp(m->method, name) != 0)
             continue;
         if (m->needs == NEEDS_NOTHING || (m->needs == NEEDS_ENTRY && json_is_object(entry)) ||
-            (m->needs == NEEDS_METER && p->metered))
-            return m->fn(p, entry, args);
+            (m->needs == NEEDS_METER && p->metered)) {
+            if (m->child_aware && scope->err == -3)
+                return err_obj(-3, "invalid argument");
+            if (m->child_aware && scope->err == -14)
+                return err_obj(-14, "entry not exist");
+            struct call c = {entry, args, scope, udp};
+            /* A new reply object, never a pointer into c (cppcheck cannot see that). */
+            // cppcheck-suppress returnDanglingLifetime
+            return m->fn(p, &c);
+        }
         break;
     }
     if (json_is_object(entry))
@@ -430,7 +639,8 @@ static bool is_module(json_t *mod)
     return true;
 }
 
-static json_t *handle_module(struct plug *p, const char *name, json_t *margs)
+static json_t *handle_module(struct plug *p, const char *name, json_t *margs,
+                             const struct scope *scope, bool udp)
 {
     json_t *mod = json_object_get(p->profile, name);
     if (!is_module(mod))
@@ -444,7 +654,7 @@ static json_t *handle_module(struct plug *p, const char *name, json_t *margs)
     json_t *args;
     json_object_foreach(margs, meth, args)
     {
-        json_t *r = handle_method(p, name, mod, meth, args);
+        json_t *r = handle_method(p, name, mod, meth, args, scope, udp);
         if (!r || json_object_set_new(out, meth, r) != 0) {
             json_decref(out);
             return NULL;
@@ -455,7 +665,7 @@ static json_t *handle_module(struct plug *p, const char *name, json_t *margs)
 
 /* Returns the reply text (malloc'd), or NULL when the request is not a JSON object: a real
  * plug answers nothing then, and the caller closes. */
-static char *plug_handle(struct plug *p, const uint8_t *text, size_t len)
+static char *plug_handle(struct plug *p, const uint8_t *text, size_t len, bool udp)
 {
     json_error_t jerr;
     json_t *req = json_loadb((const char *)text, len, 0, &jerr);
@@ -464,22 +674,26 @@ static char *plug_handle(struct plug *p, const uint8_t *text, size_t len)
         json_decref(req);
         return NULL;
     }
+    struct scope *scope = malloc(sizeof *scope);
     json_t *reply = json_object();
     const char *mod;
     json_t *margs;
-    bool ok = reply != NULL;
+    bool ok = reply && scope;
+    if (scope)
+        parse_scope(p, req, udp, scope);
     json_object_foreach(req, mod, margs)
     {
         if (!ok)
             break;
-        if (strcmp(mod, "context") == 0) /* plugs without children ignore it */
+        if (strcmp(mod, "context") == 0) /* not a module; plugs without children ignore it */
             continue;
-        json_t *r = handle_module(p, mod, margs);
+        json_t *r = handle_module(p, mod, margs, scope, udp);
         ok = r && json_object_set_new(reply, mod, r) == 0;
     }
     char *s = ok ? json_dumps(reply, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
     json_decref(reply);
     json_decref(req);
+    free(scope);
     return s;
 }
 
@@ -559,7 +773,7 @@ static void random_bytes(uint64_t *rng, uint8_t *out, size_t len)
  * a JSON object (a real plug answers nothing then) or on allocation failure. */
 static char *fault_reply_text(struct plug *p, const uint8_t *body, size_t len)
 {
-    char *reply = plug_handle(p, body, len);
+    char *reply = plug_handle(p, body, len, false);
     if (!reply)
         return NULL;
     if (p->fault == SIM_FAULT_BAD_JSON) {
@@ -809,7 +1023,7 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (p->fault != SIM_FAULT_NONE)
             continue;
         kasa_xor_decrypt(buf, len, buf);
-        char *reply = plug_handle(p, buf, len);
+        char *reply = plug_handle(p, buf, len, true);
         if (!reply)
             continue;
         size_t rlen = strlen(reply);
@@ -964,6 +1178,93 @@ static int parse_addr(struct plug *p, const char *addr, char *err, size_t errlen
     return 0;
 }
 
+/* A meter's starting point from a reading in the profile's emeter shape (v1 or v2 fields).
+ * A reading of 0 W taken while the relay was off says nothing about the load: pick a small
+ * one; a voltage that is no mains voltage gets the region's. */
+static void meter_init(struct meter *m, json_t *rt, int relay, const char *model, uint64_t seed,
+                       double now)
+{
+    memset(m, 0, sizeof *m);
+    if (json_is_object(rt)) {
+        m->base_w = json_object_get(rt, "power") ? num(rt, "power") : num(rt, "power_mw") / 1e3;
+        m->nominal_v =
+            json_object_get(rt, "voltage") ? num(rt, "voltage") : num(rt, "voltage_mv") / 1e3;
+        m->energy_wh = json_object_get(rt, "total") ? num(rt, "total") * 1e3 : num(rt, "total_wh");
+    }
+    if (!(m->base_w > 0) || m->base_w > 1e5)
+        m->base_w = relay ? 0.0 : 40.0;
+    if (!(m->nominal_v > 50) || m->nominal_v > 400)
+        m->nominal_v =
+            strstr(model, "(US)") || strstr(model, "(CA)") || strstr(model, "(JP)") ? 120.0 : 230.0;
+    if (!(m->energy_wh >= 0) || m->energy_wh > 1e12)
+        m->energy_wh = 0;
+    m->energy_start_wh = m->energy_wh;
+    m->rng = seed;
+    m->walk_p = 0.95 + 0.1 * rng_unit(&m->rng);
+    m->walk_v = 0.995 + 0.01 * rng_unit(&m->rng);
+    m->last = now;
+    m->next_step = now + 1.0;
+}
+
+/* A strip's outlets: ids from the generated deviceId, relays and aliases from the profile,
+ * one meter each (see the top of the file for sim_child_realtime). */
+static int init_children(struct plug *p, json_t *sys, json_t *rt, const char *model, double now,
+                         char *err, size_t errlen)
+{
+    json_t *children = json_object_get(sys, "children");
+    if (!children)
+        return 0;
+    json_t *rts = json_object_get(p->profile, "sim_child_realtime");
+    if (!json_is_array(children) || json_array_size(children) > SIM_MAX_CHILDREN) {
+        snprintf(err, errlen, "children must be an array of at most %d outlets", SIM_MAX_CHILDREN);
+        return -1;
+    }
+    if (rts && !json_is_array(rts)) {
+        snprintf(err, errlen, "sim_child_realtime must be an array");
+        return -1;
+    }
+    p->strip = true;
+    p->nchildren = json_array_size(children);
+    for (size_t i = 0; i < p->nchildren; i++) {
+        struct child *c = &p->children[i];
+        json_t *e = json_array_get(children, i);
+        json_t *a = json_object_get(e, "alias");
+        const char *alias = json_is_string(a) ? json_string_value(a) : "";
+        if (!json_is_object(e) || strlen(alias) > SIM_ALIAS_MAX) {
+            snprintf(err, errlen,
+                     "children[%zu] is not an object with an alias of at most %d bytes", i,
+                     SIM_ALIAS_MAX);
+            return -1;
+        }
+        snprintf(c->alias, sizeof c->alias, "%s", alias);
+        snprintf(c->id, sizeof c->id, "%s%02X", p->device_id, (unsigned)i);
+        c->entry = e;
+        c->relay = json_integer_value(json_object_get(e, "state")) ? 1 : 0;
+        json_int_t on_time = json_integer_value(json_object_get(e, "on_time"));
+        c->on_since = now - (double)(on_time > 0 ? on_time : 0);
+
+        uint64_t seed = rng_next(&p->rng);
+        json_t *crt = json_array_get(rts, i);
+        if (json_is_object(crt) && json_integer_value(json_object_get(crt, "err_code")) != 0) {
+            c->rt_error = crt;
+            crt = NULL;
+        }
+        if (json_is_object(crt)) {
+            meter_init(&c->meter, crt, c->relay, model, seed, now);
+        } else {
+            /* Loads drawn around the profile's reading, which is outlet 0's. */
+            meter_init(&c->meter, p->metered ? rt : NULL, c->relay, model, seed, now);
+            if (i > 0) {
+                double f = 0.3 + 1.4 * rng_unit(&c->meter.rng);
+                c->meter.base_w *= f;
+                c->meter.energy_wh *= f;
+                c->meter.energy_start_wh = c->meter.energy_wh;
+            }
+        }
+    }
+    return 0;
+}
+
 /* The live state starts from the profile's sysinfo and meter reading. */
 static int plug_init_state(struct plug *p, const char *alias, char *err, size_t errlen)
 {
@@ -1012,27 +1313,10 @@ static int plug_init_state(struct plug *p, const char *alias, char *err, size_t 
     json_t *rt = json_object_get(json_object_get(p->profile, "emeter"), "get_realtime");
     p->metered = json_is_object(rt) && json_integer_value(json_object_get(rt, "err_code")) == 0 &&
                  (json_object_get(rt, "power") || json_object_get(rt, "power_mw"));
-    if (p->metered) {
-        p->base_w = json_object_get(rt, "power") ? num(rt, "power") : num(rt, "power_mw") / 1e3;
-        p->nominal_v =
-            json_object_get(rt, "voltage") ? num(rt, "voltage") : num(rt, "voltage_mv") / 1e3;
-        p->energy_wh = json_object_get(rt, "total") ? num(rt, "total") * 1e3 : num(rt, "total_wh");
-    }
-    if (!(p->base_w > 0) || p->base_w > 1e5)
-        p->base_w = p->relay ? 0.0 : 40.0; /* a dump taken while off: pick a small load */
-    if (!(p->nominal_v > 50) || p->nominal_v > 400) {
-        json_t *model = json_object_get(sys, "model");
-        const char *m = json_is_string(model) ? json_string_value(model) : "";
-        p->nominal_v = strstr(m, "(US)") || strstr(m, "(CA)") || strstr(m, "(JP)") ? 120.0 : 230.0;
-    }
-    if (!(p->energy_wh >= 0) || p->energy_wh > 1e12)
-        p->energy_wh = 0;
-    p->energy_start_wh = p->energy_wh;
-    p->walk_p = 0.95 + 0.1 * rng_unit(&p->rng);
-    p->walk_v = 0.995 + 0.01 * rng_unit(&p->rng);
-    p->last = now;
-    p->next_step = now + 1.0;
-    return 0;
+    json_t *jm = json_object_get(sys, "model");
+    const char *model = json_is_string(jm) ? json_string_value(jm) : "";
+    meter_init(&p->meter, p->metered ? rt : NULL, p->relay, model, rng_next(&p->rng), now);
+    return init_children(p, sys, rt, model, now, err, errlen);
 }
 
 /* ---- public API ---- */
@@ -1217,7 +1501,19 @@ int sim_set_relay(struct sim *sim, int idx, int on)
     struct plug *p = dev_at(sim, idx);
     if (!p)
         return -1;
-    plug_set_relay(p, on);
+    if (!p->strip)
+        plug_set_relay(p, on);
+    for (size_t i = 0; i < p->nchildren; i++)
+        child_set_relay(p, &p->children[i], on);
+    return 0;
+}
+
+int sim_set_outlet(struct sim *sim, int idx, int outlet, int on)
+{
+    struct plug *p = dev_at(sim, idx);
+    if (!p || outlet < 1 || (size_t)outlet > p->nchildren)
+        return -1;
+    child_set_relay(p, &p->children[outlet - 1], on);
     return 0;
 }
 

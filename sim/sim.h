@@ -53,8 +53,12 @@ size_t sim_device_count(const struct sim *sim);
 /* 0, or -1 (bad index, or the listening socket could not be reopened after "refuse"). */
 int sim_set_fault(struct sim *sim, int idx, enum sim_fault fault);
 enum sim_fault sim_device_fault(const struct sim *sim, int idx);
-/* Switches a plug's relay as system.set_relay_state would; 0 or -1 (bad index). */
+/* Switches a plug's relay as system.set_relay_state would (a strip: every outlet); 0 or -1
+ * (bad index). */
 int sim_set_relay(struct sim *sim, int idx, int on);
+/* Switches one outlet of a strip, outlet 1-based as the exporter's outlet label; 0 or -1
+ * (bad index, not a strip, no such outlet). */
+int sim_set_outlet(struct sim *sim, int idx, int outlet, int on);
 /* The generated 40-hex-digit deviceId the plug reports (unique per device and seed). */
 const char *sim_device_id(const struct sim *sim, int idx);
 /* Open TCP connections of a device (at most SIM_CONNS_PER_DEVICE). */

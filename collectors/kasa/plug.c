@@ -1,8 +1,17 @@
 /* The Kasa plug collector: the IOT JSON requests of a poll, sent through a transport
- * (transport.h), and the readings they give. The core's deadline cancels a poll that hangs.
+ * (transport.h), and the readings they give. The core's deadline cancels a poll that hangs,
+ * and covers every request of the poll.
  *
- * The first poll asks sysinfo alone; once the device says it has a meter ("ENE" in
- * feature), later polls ask sysinfo and emeter.get_realtime in one request. */
+ * A poll, on one connection:
+ *   1. sysinfo; once the device is known, with emeter.get_realtime when it has a meter
+ *      ("ENE" in feature) and is not a strip, and with cnCloud.get_info when that is due.
+ *      First contact asks sysinfo alone (some devices misbehave on modules they lack), then
+ *      what it said it has in a second request.
+ *   2. On a metered strip (HS300), one emeter request per outlet with the child id in
+ *      "context", in order. An outlet's error fails the whole poll with reason "device":
+ *      a strip half read is not a reading.
+ * The strip parent's own get_realtime is never asked: it is one outlet's reading (slot 0),
+ * not a total. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +21,9 @@
 #include "collectors/kasa/transport.h"
 #include "daemon/log.h"
 
+/* The cloud binding rarely changes: ask it at most this often. */
+#define CLOUD_REFRESH_S 300.0
+
 enum plug_metric {
     M_RELAY_ON,
     M_ON_TIME,
@@ -20,6 +32,16 @@ enum plug_metric {
     M_VOLTAGE,
     M_CURRENT,
     M_ENERGY,
+    M_LED_ON,
+    M_UPDATING,
+    M_CLOUD_BOUND,
+    M_OUTLET_INFO,
+    M_OUTLET_RELAY_ON,
+    M_OUTLET_ON_TIME,
+    M_OUTLET_POWER,
+    M_OUTLET_VOLTAGE,
+    M_OUTLET_CURRENT,
+    M_OUTLET_ENERGY,
     M_COUNT
 };
 
@@ -39,7 +61,34 @@ static const struct metric_family plug_families[M_COUNT] = {
     [M_ENERGY] = {"tplink_plug_energy_joules_total", METRIC_COUNTER,
                   "Energy metered since the plug's counter was last erased, in joules "
                   "(emeter get_realtime total or total_wh)."},
+    [M_LED_ON] = {"tplink_plug_led_on", METRIC_GAUGE,
+                  "1 if the plug's status LED is enabled (sysinfo led_off, inverted)."},
+    [M_UPDATING] = {"tplink_plug_firmware_updating", METRIC_GAUGE,
+                    "1 while the plug is flashing a firmware update (sysinfo updating)."},
+    [M_CLOUD_BOUND] = {"tplink_plug_cloud_bound", METRIC_GAUGE,
+                       "1 if the plug is bound to a TP-Link cloud account (cnCloud get_info "
+                       "binded); refreshed every few minutes."},
+    [M_OUTLET_INFO] = {"tplink_outlet_info", METRIC_GAUGE,
+                       "A constant 1 per outlet of a power strip, labelled with the outlet's "
+                       "alias (not unique: unused outlets are all \"Empty\"). outlet is 1-based "
+                       "and stable: child id suffix 00 is outlet 1."},
+    [M_OUTLET_RELAY_ON] = {"tplink_outlet_relay_on", METRIC_GAUGE,
+                           "Relay state of a strip outlet, 1 = on (sysinfo children state)."},
+    [M_OUTLET_ON_TIME] = {"tplink_outlet_on_time_seconds", METRIC_GAUGE,
+                          "Seconds since the outlet was switched on, 0 when off (sysinfo "
+                          "children on_time)."},
+    [M_OUTLET_POWER] = {"tplink_outlet_power_watts", METRIC_GAUGE,
+                        "Active power of a metered strip outlet in watts."},
+    [M_OUTLET_VOLTAGE] = {"tplink_outlet_voltage_volts", METRIC_GAUGE,
+                          "Voltage at a metered strip outlet in volts."},
+    [M_OUTLET_CURRENT] = {"tplink_outlet_current_amperes", METRIC_GAUGE,
+                          "Current of a metered strip outlet in amperes."},
+    [M_OUTLET_ENERGY] = {"tplink_outlet_energy_joules_total", METRIC_COUNTER,
+                         "Energy metered by a strip outlet since its counter was last erased, "
+                         "in joules."},
 };
+
+enum step { STEP_MAIN, STEP_FOLLOW_UP, STEP_OUTLET };
 
 struct plug {
     const struct device_config *cfg;
@@ -47,7 +96,18 @@ struct plug {
     const struct kasa_transport_ops *tops;
     struct kasa_transport *transport;
 
-    bool meter_known; /* a sysinfo reply said whether there is a meter */
+    bool known; /* a sysinfo reply said what the device has: */
+    bool meter, strip;
+    bool cloud_unsupported;
+    bool cloud_asked; /* cloud_asked_at is set */
+    ev_tstamp cloud_asked_at;
+
+    /* The poll in progress. */
+    enum step step;
+    bool asking_cloud; /* the request in flight carries cnCloud */
+    size_t outlet;     /* STEP_OUTLET: index into next.outlets */
+    char req[192];
+
     struct plug_reading reading, next;
     bool have_reading;
 };
@@ -77,6 +137,87 @@ static void finish(struct plug *p, enum poll_status st, const char *detail)
     p->env.done(p->env.owner, st, detail);
 }
 
+static bool cloud_due(const struct plug *p)
+{
+    return !p->cloud_unsupported &&
+           (!p->cloud_asked || ev_now(p->env.loop) - p->cloud_asked_at >= CLOUD_REFRESH_S);
+}
+
+static void on_reply(void *ctx, enum poll_status st, const char *body, size_t len,
+                     const char *detail);
+
+/* Sends one request of modules; false when there is nothing to ask. */
+static bool ask(struct plug *p, bool sysinfo, bool emeter, bool cloud)
+{
+    static const char *const parts[3] = {"\"system\":{\"get_sysinfo\":{}}",
+                                         "\"emeter\":{\"get_realtime\":{}}",
+                                         "\"cnCloud\":{\"get_info\":{}}"};
+    const bool want[3] = {sysinfo, emeter, cloud};
+    size_t n = 0;
+    p->req[n++] = '{';
+    for (int i = 0; i < 3; i++) {
+        if (!want[i])
+            continue;
+        if (n > 1)
+            p->req[n++] = ',';
+        size_t l = strlen(parts[i]);
+        memcpy(p->req + n, parts[i], l); /* the three fit in req by far */
+        n += l;
+    }
+    if (n == 1)
+        return false;
+    p->req[n++] = '}';
+    p->req[n] = '\0';
+    p->asking_cloud = cloud;
+    p->tops->request(p->transport, p->req, on_reply, p);
+    return true;
+}
+
+static void ask_outlet(struct plug *p)
+{
+    const struct kasa_outlet *o = &p->next.outlets[p->outlet];
+    p->asking_cloud = false;
+    /* The parser accepted the id, so it fits. */
+    if (!kasa_iot_outlet_meter_request(o->id, p->req, sizeof p->req)) {
+        finish(p, POLL_ERR_PROTOCOL, "child id unusable in a request");
+        return;
+    }
+    p->tops->request(p->transport, p->req, on_reply, p);
+}
+
+/* After sysinfo (and the follow-up): per-outlet meters, or done. */
+static void read_outlets_or_finish(struct plug *p)
+{
+    if (p->next.is_strip && p->next.has_meter && p->next.n_outlets > 0) {
+        p->step = STEP_OUTLET;
+        p->outlet = 0;
+        ask_outlet(p);
+        return;
+    }
+    p->reading = p->next;
+    p->have_reading = true;
+    finish(p, POLL_OK, NULL);
+}
+
+static void on_outlet_reply(struct plug *p, const char *body, size_t len)
+{
+    char err[200], detail[240];
+    struct kasa_outlet *o = &p->next.outlets[p->outlet];
+    enum kasa_parse_status ps = kasa_iot_parse_outlet_meter(body, len, &o->meter, err, sizeof err);
+    if (ps != KASA_PARSE_OK) {
+        snprintf(detail, sizeof detail, "outlet %u: %s", o->number, err);
+        finish(p, ps == KASA_PARSE_DEVICE ? POLL_ERR_DEVICE : POLL_ERR_PROTOCOL, detail);
+        return;
+    }
+    if (++p->outlet < p->next.n_outlets) {
+        ask_outlet(p);
+        return;
+    }
+    p->reading = p->next;
+    p->have_reading = true;
+    finish(p, POLL_OK, NULL);
+}
+
 static void on_reply(void *ctx, enum poll_status st, const char *body, size_t len,
                      const char *detail)
 {
@@ -85,23 +226,35 @@ static void on_reply(void *ctx, enum poll_status st, const char *body, size_t le
         finish(p, st, detail);
         return;
     }
+    if (p->step == STEP_OUTLET) {
+        on_outlet_reply(p, body, len);
+        return;
+    }
     char err[200];
     enum kasa_parse_status ps = kasa_iot_parse_reply(body, len, &p->next, err, sizeof err);
     if (ps != KASA_PARSE_OK) {
         finish(p, ps == KASA_PARSE_DEVICE ? POLL_ERR_DEVICE : POLL_ERR_PROTOCOL, err);
         return;
     }
-    if (!p->meter_known) {
-        /* First contact asked sysinfo alone; ask the meter now on the same connection. */
-        p->meter_known = true;
-        if (p->next.has_meter) {
-            p->tops->request(p->transport, KASA_REQ_EMETER, on_reply, p);
-            return;
+    if (p->asking_cloud) {
+        p->cloud_asked = true;
+        p->cloud_asked_at = ev_now(p->env.loop);
+        if (p->next.cloud_unsupported) {
+            p->cloud_unsupported = true;
+            log_msg(LOG_DEBUG, p->cfg->name, "no cnCloud module; not asking again");
         }
     }
-    p->reading = p->next;
-    p->have_reading = true;
-    finish(p, POLL_OK, NULL);
+    if (p->step == STEP_MAIN) {
+        bool first = !p->known;
+        p->known = true;
+        p->meter = p->next.has_meter;
+        p->strip = p->next.is_strip;
+        /* First contact asked sysinfo alone; ask what it has on the same connection. */
+        p->step = STEP_FOLLOW_UP;
+        if (first && ask(p, false, p->meter && !p->strip, cloud_due(p)))
+            return;
+    }
+    read_outlets_or_finish(p);
 }
 
 static void plug_poll_start(void *state)
@@ -109,11 +262,9 @@ static void plug_poll_start(void *state)
     struct plug *p = state;
     memset(&p->next, 0, sizeof p->next);
     if (p->have_reading)
-        p->next = p->reading; /* an emeter-only follow-up keeps the sysinfo half */
-    p->tops->request(p->transport,
-                     p->meter_known && p->reading.has_meter ? KASA_REQ_SYSINFO_EMETER
-                                                            : KASA_REQ_SYSINFO,
-                     on_reply, p);
+        p->next = p->reading; /* parts not asked this time (the cloud) keep their value */
+    p->step = STEP_MAIN;
+    ask(p, true, p->known && p->meter && !p->strip, p->known && cloud_due(p));
 }
 
 static void plug_poll_cancel(void *state)
@@ -137,6 +288,27 @@ static bool plug_info(const void *state, struct device_info *info)
     return true;
 }
 
+static void emit_outlet(const struct kasa_outlet *o, const char *device, struct expo *e)
+{
+    char number[12];
+    snprintf(number, sizeof number, "%u", o->number);
+    struct label l[3] = {{"device", device}, {"outlet", number}, {"alias", o->alias}};
+    expo_sample(e, &plug_families[M_OUTLET_INFO], l, 3, 1);
+    if (o->has_relay)
+        expo_sample(e, &plug_families[M_OUTLET_RELAY_ON], l, 2, o->relay_on);
+    if (o->has_on_time)
+        expo_sample(e, &plug_families[M_OUTLET_ON_TIME], l, 2, o->on_time_s);
+    const struct kasa_meter *m = &o->meter;
+    if (m->has_power)
+        expo_sample(e, &plug_families[M_OUTLET_POWER], l, 2, m->power_w);
+    if (m->has_voltage)
+        expo_sample(e, &plug_families[M_OUTLET_VOLTAGE], l, 2, m->voltage_v);
+    if (m->has_current)
+        expo_sample(e, &plug_families[M_OUTLET_CURRENT], l, 2, m->current_a);
+    if (m->has_energy)
+        expo_sample(e, &plug_families[M_OUTLET_ENERGY], l, 2, m->energy_j);
+}
+
 static void plug_emit(const void *state, const char *device, struct expo *e)
 {
     const struct plug *p = state;
@@ -149,14 +321,24 @@ static void plug_emit(const void *state, const char *device, struct expo *e)
         expo_sample_dev(e, &plug_families[M_ON_TIME], device, r->on_time_s);
     if (r->has_rssi)
         expo_sample_dev(e, &plug_families[M_RSSI], device, r->rssi_dbm);
-    if (r->has_power)
-        expo_sample_dev(e, &plug_families[M_POWER], device, r->power_w);
-    if (r->has_voltage)
-        expo_sample_dev(e, &plug_families[M_VOLTAGE], device, r->voltage_v);
-    if (r->has_current)
-        expo_sample_dev(e, &plug_families[M_CURRENT], device, r->current_a);
-    if (r->has_energy)
-        expo_sample_dev(e, &plug_families[M_ENERGY], device, r->energy_j);
+    if (!r->is_strip) { /* a strip's own reading is one outlet's, never a total */
+        if (r->has_power)
+            expo_sample_dev(e, &plug_families[M_POWER], device, r->power_w);
+        if (r->has_voltage)
+            expo_sample_dev(e, &plug_families[M_VOLTAGE], device, r->voltage_v);
+        if (r->has_current)
+            expo_sample_dev(e, &plug_families[M_CURRENT], device, r->current_a);
+        if (r->has_energy)
+            expo_sample_dev(e, &plug_families[M_ENERGY], device, r->energy_j);
+    }
+    if (r->has_led)
+        expo_sample_dev(e, &plug_families[M_LED_ON], device, r->led_on);
+    if (r->has_updating)
+        expo_sample_dev(e, &plug_families[M_UPDATING], device, r->updating);
+    if (r->has_cloud)
+        expo_sample_dev(e, &plug_families[M_CLOUD_BOUND], device, r->cloud_bound);
+    for (size_t i = 0; i < r->n_outlets; i++)
+        emit_outlet(&r->outlets[i], device, e);
 }
 
 static void plug_destroy(void *state)

@@ -131,6 +131,45 @@ def test_daemon_reads_what_the_peer_says():
     peer.stop()
 
 
+def test_hs300_outlets():
+    """The peer's HS300: six outlets keyed by index with their own relays and meters (v2
+    milli-units per outlet), no strip-level relay or reading; one outlet switched off on the
+    peer changes only that outlet."""
+    peer = Peer(["hs300"])
+    powers = [10.5, 20.25, 0.5, 40.75, 5.125, 60.0]
+    for i, p in enumerate(powers):
+        peer.set(f"0/{i}", "power", p)
+        peer.set(f"0/{i}", "voltage", 230.25)
+        peer.set(f"0/{i}", "current", 0.125)
+        peer.set(f"0/{i}", "total", 1.5 + i)
+    daemon = harness.start_daemon(harness.inventory([("strip", peer.devices[0]["port"])],
+                                                    interval="1s", timeout="800ms"))
+    m = harness.wait_up(daemon, ["strip"], timeout=10)
+    assert not m.has("tplink_plug_relay_on", device="strip"), "a strip has no relay of its own"
+    assert not m.has("tplink_plug_power_watts", device="strip"), "no strip total"
+    for i, p in enumerate(powers):
+        outlet = str(i + 1)
+        assert m.value("tplink_outlet_relay_on", device="strip", outlet=outlet) == 1, outlet
+        assert close_to(m.value("tplink_outlet_power_watts", device="strip", outlet=outlet), p), \
+            (outlet, m.value("tplink_outlet_power_watts", device="strip", outlet=outlet), p)
+        assert close_to(m.value("tplink_outlet_voltage_volts", device="strip", outlet=outlet), 230.25)
+        assert close_to(m.value("tplink_outlet_current_amperes", device="strip", outlet=outlet), 0.125)
+        assert close_to(m.value("tplink_outlet_energy_joules_total", device="strip", outlet=outlet),
+                        (1.5 + i) * 1000 * 3600.0)
+        assert m.find("tplink_outlet_info", device="strip", outlet=outlet), outlet
+
+    peer.set("0/1", "relay", 0)
+
+    def switched():
+        m = daemon.metrics()
+        return m if m.get("tplink_outlet_relay_on", device="strip", outlet="2") == 0 else None
+    m = harness.wait_until(switched, 2 * INTERVAL + 1.5, interval=0.05, message="outlet 2 off")
+    for outlet in ("1", "3", "4", "5", "6"):
+        assert m.value("tplink_outlet_relay_on", device="strip", outlet=outlet) == 1, outlet
+    daemon.stop()
+    peer.stop()
+
+
 if __name__ == "__main__":
     find_peer()  # skip before starting anything when the peer is missing
-    harness.run([test_daemon_reads_what_the_peer_says])
+    harness.run([test_daemon_reads_what_the_peer_says, test_hs300_outlets])

@@ -124,6 +124,7 @@ static void test_protocol_errors(void **state)
     assert_int_equal(parse("{\"system\":", &r, err), KASA_PARSE_PROTOCOL);
     assert_int_equal(parse("[1,2]", &r, err), KASA_PARSE_PROTOCOL);
     assert_int_equal(parse("{}", &r, err), KASA_PARSE_PROTOCOL);
+    assert_int_equal(parse("{\"time\":{}}", &r, err), KASA_PARSE_PROTOCOL);
     assert_int_equal(parse("{\"system\":[]}", &r, err), KASA_PARSE_PROTOCOL);
     assert_int_equal(parse("{\"system\":{\"get_sysinfo\":\"x\"}}", &r, err), KASA_PARSE_PROTOCOL);
     assert_int_equal(parse("{\"system\":{\"get_sysinfo\":{\"alias\":\"no model\"}}}", &r, err),
@@ -149,6 +150,307 @@ static void test_long_strings_truncate(void **state)
     assert_int_equal(strlen(r.alias), sizeof r.alias - 1);
 }
 
+#define DEVID "8006AF35494E7DB13DDE9B8F40BF2E001E770319"
+
+/* An HS300's sysinfo as its shape is documented (ids are deviceId + "00".."05"). */
+/* Child ids are prefix + the index in width digits. */
+static const char *strip_sysinfo(char *buf, size_t cap, const char *prefix, int width)
+{
+    char children[2048];
+    size_t n = 0;
+    static const char *const aliases[6] = {"TV", "Empty", "Lamp \\\"big\\\"", "Empty", "Fan", "Pi"};
+    for (int i = 0; i < 6; i++) {
+        char id[80];
+        snprintf(id, sizeof id, "%s%0*d", prefix, width, i);
+        n += (size_t)snprintf(children + n, sizeof children - n,
+                              "%s{\"id\":\"%s\",\"state\":%d,\"alias\":\"%s\",\"on_time\":%d,"
+                              "\"next_action\":{\"type\":-1}}",
+                              i ? "," : "", id, i % 2 == 0, aliases[i], i % 2 == 0 ? 100 * i : 0);
+    }
+    snprintf(buf, cap,
+             "{\"system\":{\"get_sysinfo\":{\"model\":\"HS300(US)\",\"hw_ver\":\"2.0\","
+             "\"deviceId\":\"" DEVID "\",\"feature\":\"TIM:ENE\",\"mic_type\":"
+             "\"IOT.SMARTPLUGSWITCH\",\"alias\":\"Strip\",\"rssi\":-44,\"led_off\":0,"
+             "\"updating\":0,\"child_num\":6,\"children\":[%s],\"err_code\":0}}}",
+             children);
+    return buf;
+}
+
+static void test_strip_children(void **state)
+{
+    char json[4096];
+    struct plug_reading r;
+    char err[200];
+    assert_int_equal(parse(strip_sysinfo(json, sizeof json, DEVID, 2), &r, err), KASA_PARSE_OK);
+    assert_true(r.is_strip);
+    assert_true(r.has_meter);
+    assert_false(r.has_relay); /* the parent has no relay of its own */
+    assert_false(r.has_on_time);
+    assert_string_equal(r.device_id, DEVID);
+    assert_int_equal(r.n_outlets, 6);
+    for (unsigned i = 0; i < 6; i++) {
+        const struct kasa_outlet *o = &r.outlets[i];
+        char id[80];
+        snprintf(id, sizeof id, DEVID "%02u", i);
+        assert_string_equal(o->id, id);
+        assert_int_equal(o->number, i + 1);
+        assert_true(o->has_relay);
+        assert_int_equal(o->relay_on, i % 2 == 0);
+        assert_true(o->has_on_time);
+        assert_float_equal(o->on_time_s, (i % 2 == 0 ? 100.0 * i : 0), 0);
+        assert_false(o->meter.has_power);
+    }
+    assert_string_equal(r.outlets[1].alias, "Empty");
+    assert_string_equal(r.outlets[3].alias, "Empty");
+    assert_string_equal(r.outlets[2].alias, "Lamp \"big\"");
+    assert_true(r.has_led && r.led_on);
+    assert_true(r.has_updating && !r.updating);
+
+    /* A plug is no strip, and a sysinfo without children clears an earlier outlet list. */
+    const char *plug = "{\"system\":{\"get_sysinfo\":{\"model\":\"HS100(US)\","
+                       "\"relay_state\":1,\"led_off\":1}}}";
+    assert_int_equal(kasa_iot_parse_reply(plug, strlen(plug), &r, err, sizeof err), KASA_PARSE_OK);
+    assert_false(r.is_strip);
+    assert_int_equal(r.n_outlets, 0);
+    assert_true(r.has_led && !r.led_on);
+}
+
+/* Outlet numbers come from the id suffix, so they stay put when the list is reordered;
+ * ids that do not end in two distinct hex digits fall back to positions. */
+static void test_strip_outlet_numbers(void **state)
+{
+    struct plug_reading r;
+    char err[200];
+    assert_int_equal(
+        parse("{\"system\":{\"get_sysinfo\":{\"model\":\"KP303(UK)\",\"deviceId\":\"AB\","
+              "\"children\":[{\"id\":\"AB02\",\"state\":1},{\"id\":\"AB00\",\"state\":0},"
+              "{\"id\":\"AB0a\"}]}}}",
+              &r, err),
+        KASA_PARSE_OK);
+    assert_int_equal(r.outlets[0].number, 3);
+    assert_int_equal(r.outlets[1].number, 1);
+    assert_int_equal(r.outlets[2].number, 11);
+    assert_false(r.outlets[2].has_relay); /* no state: absent, not off */
+    assert_false(r.outlets[2].has_on_time);
+
+    /* Scrubbed ids, as in published dumps. */
+    assert_int_equal(parse("{\"system\":{\"get_sysinfo\":{\"model\":\"HS300(US)\",\"children\":["
+                           "{\"id\":\"SCRUBBED_ID_1\"},{\"id\":\"SCRUBBED_ID_2\"}]}}}",
+                           &r, err),
+                     KASA_PARSE_OK);
+    assert_int_equal(r.outlets[0].number, 1);
+    assert_int_equal(r.outlets[1].number, 2);
+    /* Two ids with one suffix would make one label for two outlets: positions instead. */
+    assert_int_equal(parse("{\"system\":{\"get_sysinfo\":{\"model\":\"HS300(US)\",\"children\":["
+                           "{\"id\":\"AA05\"},{\"id\":\"BB05\"},{\"id\":\"CC01\"}]}}}",
+                           &r, err),
+                     KASA_PARSE_OK);
+    assert_int_equal(r.outlets[0].number, 1);
+    assert_int_equal(r.outlets[1].number, 2);
+    assert_int_equal(r.outlets[2].number, 3);
+}
+
+/* Over UDP a strip sends the last two characters of each id (one on some firmware). */
+static void test_strip_udp_short_ids(void **state)
+{
+    char json[4096];
+    struct plug_reading r;
+    char err[200];
+    assert_int_equal(parse(strip_sysinfo(json, sizeof json, "", 2), &r, err), KASA_PARSE_OK);
+    assert_string_equal(r.outlets[0].id, DEVID "00");
+    assert_string_equal(r.outlets[5].id, DEVID "05");
+    assert_int_equal(r.outlets[5].number, 6);
+    assert_int_equal(parse(strip_sysinfo(json, sizeof json, "", 1), &r, err), KASA_PARSE_OK);
+    assert_string_equal(r.outlets[4].id, DEVID "04");
+    assert_int_equal(r.outlets[4].number, 5);
+
+    /* Without a deviceId the short ids stay as they are. */
+    assert_int_equal(parse("{\"system\":{\"get_sysinfo\":{\"model\":\"HS300(US)\",\"children\":["
+                           "{\"id\":\"00\"},{\"id\":\"01\"}]}}}",
+                           &r, err),
+                     KASA_PARSE_OK);
+    assert_string_equal(r.outlets[1].id, "01");
+    assert_int_equal(r.outlets[1].number, 2);
+    /* A deviceId too long to complete them with is refused rather than cut. */
+    char did[80];
+    memset(did, 'A', 63);
+    did[63] = '\0';
+    snprintf(json, sizeof json,
+             "{\"system\":{\"get_sysinfo\":{\"model\":\"HS300\",\"deviceId\":\"%s\","
+             "\"children\":[{\"id\":\"00\"}]}}}",
+             did);
+    assert_int_equal(parse(json, &r, err), KASA_PARSE_PROTOCOL);
+    assert_non_null(strstr(err, "children[0]"));
+}
+
+static void expect_bad_children(const char *children, const char *needle)
+{
+    char json[4096];
+    struct plug_reading r;
+    char err[200];
+    snprintf(json, sizeof json,
+             "{\"system\":{\"get_sysinfo\":{\"model\":\"HS300(US)\","
+             "\"deviceId\":\"" DEVID "\",\"children\":%s}}}",
+             children);
+    assert_int_equal(parse(json, &r, err), KASA_PARSE_PROTOCOL);
+    if (!strstr(err, needle))
+        fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+    assert_int_equal(r.n_outlets, 0);
+}
+
+static void test_strip_bad_children(void **state)
+{
+    expect_bad_children("{}", "not an array");
+    expect_bad_children("[1]", "children[0] is not an object");
+    expect_bad_children("[{\"id\":\"00\"},{\"state\":1}]", "children[1].id");
+    expect_bad_children("[{\"id\":5}]", "children[0].id");
+    expect_bad_children("[{\"id\":\"\"}]", "children[0].id");
+    expect_bad_children("[{\"id\":\"00\\\"]}\"}]", "children[0].id"); /* would break a request */
+    expect_bad_children("[{\"id\":\"0 0\"}]", "children[0].id");
+    char ids[1024], id65[70];
+    memset(id65, 'a', 65);
+    id65[65] = '\0';
+    snprintf(ids, sizeof ids, "[{\"id\":\"%s\"}]", id65);
+    expect_bad_children(ids, "at most 64");
+
+    /* 16 outlets are accepted, 17 are not. */
+    size_t n = 0;
+    for (int i = 0; i < 17; i++) {
+        n += (size_t)snprintf(ids + n, sizeof ids - n, "%s{\"id\":\"%02X\"}", i ? "," : "[", i);
+        if (i == 15) {
+            char ok[1100], json[2048];
+            snprintf(ok, sizeof ok, "%s]", ids);
+            snprintf(json, sizeof json,
+                     "{\"system\":{\"get_sysinfo\":{\"model\":\"X\",\"children\":%s}}}", ok);
+            struct plug_reading r;
+            char err[200];
+            assert_int_equal(parse(json, &r, err), KASA_PARSE_OK);
+            assert_int_equal(r.n_outlets, 16);
+            assert_int_equal(r.outlets[15].number, 16);
+        }
+    }
+    snprintf(ids + n, sizeof ids - n, "]");
+    expect_bad_children(ids, "more than 16");
+}
+
+static void test_outlet_meter_request(void **state)
+{
+    char buf[160];
+    assert_true(kasa_iot_outlet_meter_request(DEVID "03", buf, sizeof buf));
+    assert_string_equal(buf, "{\"context\":{\"child_ids\":[\"" DEVID
+                             "03\"]},\"emeter\":{\"get_realtime\":{}}}");
+    assert_false(kasa_iot_outlet_meter_request(DEVID "03", buf, 40)); /* does not fit */
+    assert_false(kasa_iot_outlet_meter_request("a\"b", buf, sizeof buf));
+    assert_false(kasa_iot_outlet_meter_request("", buf, sizeof buf));
+    assert_false(kasa_iot_outlet_meter_request(NULL, buf, sizeof buf));
+}
+
+static enum kasa_parse_status parse_outlet(const char *json, struct kasa_meter *m, char *err)
+{
+    return kasa_iot_parse_outlet_meter(json, strlen(json), m, err, 200);
+}
+
+static void test_outlet_meter_replies(void **state)
+{
+    struct kasa_meter m;
+    char err[200];
+    assert_int_equal(parse_outlet("{\"emeter\":{\"get_realtime\":{\"current_ma\":708,"
+                                  "\"power_mw\":85300,\"slot_id\":2,\"total_wh\":41230,"
+                                  "\"voltage_mv\":120450,\"err_code\":0}}}",
+                                  &m, err),
+                     KASA_PARSE_OK);
+    assert_true(m.has_power && m.has_voltage && m.has_current && m.has_energy);
+    assert_float_equal(m.power_w, 85.3, 1e-9);
+    assert_float_equal(m.voltage_v, 120.45, 1e-9);
+    assert_float_equal(m.current_a, 0.708, 1e-9);
+    assert_float_equal(m.energy_j, 41230.0 * 3600, 1e-6);
+
+    /* A bad child id, and any other error: the device refused. */
+    assert_int_equal(parse_outlet("{\"emeter\":{\"get_realtime\":{\"err_code\":-14,"
+                                  "\"err_msg\":\"entry not exist\"}}}",
+                                  &m, err),
+                     KASA_PARSE_DEVICE);
+    assert_non_null(strstr(err, "-14"));
+    assert_non_null(strstr(err, "entry not exist"));
+    assert_false(m.has_power);
+    assert_int_equal(parse_outlet("{\"emeter\":{\"get_realtime\":{\"err_code\":-3,"
+                                  "\"err_msg\":\"invalid\\nargument\\u0007\"}}}",
+                                  &m, err),
+                     KASA_PARSE_DEVICE);
+    assert_null(strchr(err, '\n')); /* device text is kept to one printable line */
+    assert_null(strchr(err, '\a'));
+    assert_int_equal(parse_outlet("{\"emeter\":{\"err_code\":-1,\"err_msg\":\"module not "
+                                  "support\"}}",
+                                  &m, err),
+                     KASA_PARSE_DEVICE);
+    assert_int_equal(parse_outlet("{\"emeter\":{\"get_realtime\":{\"err_code\":-2}}}", &m, err),
+                     KASA_PARSE_DEVICE);
+
+    assert_int_equal(parse_outlet("{\"system\":{}}", &m, err), KASA_PARSE_PROTOCOL);
+    assert_int_equal(parse_outlet("{\"emeter\":[]}", &m, err), KASA_PARSE_PROTOCOL);
+    assert_int_equal(parse_outlet("{\"emeter\":{}}", &m, err), KASA_PARSE_PROTOCOL);
+    assert_int_equal(parse_outlet("{\"emeter\":{\"get_realtime\":7}}", &m, err),
+                     KASA_PARSE_PROTOCOL);
+    assert_int_equal(parse_outlet("nope", &m, err), KASA_PARSE_PROTOCOL);
+}
+
+static void test_cloud_info(void **state)
+{
+    struct plug_reading r;
+    char err[200];
+    assert_int_equal(parse("{\"cnCloud\":{\"get_info\":{\"username\":\"a@b.example\","
+                           "\"server\":\"n-devs.tplinkcloud.com\",\"binded\":1,"
+                           "\"cld_connection\":1,\"err_code\":0}}}",
+                           &r, err),
+                     KASA_PARSE_OK);
+    assert_true(r.has_cloud && r.cloud_bound);
+    assert_false(r.cloud_unsupported);
+    assert_int_equal(parse("{\"system\":{\"get_sysinfo\":{\"model\":\"HS100\"}},"
+                           "\"cnCloud\":{\"get_info\":{\"binded\":0,\"err_code\":0}}}",
+                           &r, err),
+                     KASA_PARSE_OK);
+    assert_true(r.has_cloud && !r.cloud_bound);
+
+    /* Not supported, at either level: unknown and never asked again; not a failed poll. */
+    assert_int_equal(
+        parse("{\"cnCloud\":{\"err_code\":-1,\"err_msg\":\"module not support\"}}", &r, err),
+        KASA_PARSE_OK);
+    assert_false(r.has_cloud);
+    assert_true(r.cloud_unsupported);
+    assert_int_equal(parse("{\"cnCloud\":{\"get_info\":{\"err_code\":-2}}}", &r, err),
+                     KASA_PARSE_OK);
+    assert_true(r.cloud_unsupported);
+    /* Another error: unknown this time, asked again later. */
+    assert_int_equal(parse("{\"cnCloud\":{\"get_info\":{\"err_code\":-7}}}", &r, err),
+                     KASA_PARSE_OK);
+    assert_false(r.has_cloud);
+    assert_false(r.cloud_unsupported);
+    /* No binded field, or not a number: unknown, not 0. */
+    assert_int_equal(
+        parse("{\"cnCloud\":{\"get_info\":{\"binded\":\"1\",\"err_code\":0}}}", &r, err),
+        KASA_PARSE_OK);
+    assert_false(r.has_cloud);
+    assert_int_equal(parse("{\"cnCloud\":[]}", &r, err), KASA_PARSE_OK);
+    assert_false(r.has_cloud);
+}
+
+/* led_off and updating are left out when the device does not send them. */
+static void test_led_and_updating(void **state)
+{
+    struct plug_reading r;
+    char err[200];
+    assert_int_equal(parse("{\"system\":{\"get_sysinfo\":{\"model\":\"HS110(EU)\",\"led_off\":0,"
+                           "\"updating\":1}}}",
+                           &r, err),
+                     KASA_PARSE_OK);
+    assert_true(r.has_led && r.led_on);
+    assert_true(r.has_updating && r.updating);
+    assert_int_equal(parse("{\"system\":{\"get_sysinfo\":{\"model\":\"HS110(EU)\"}}}", &r, err),
+                     KASA_PARSE_OK);
+    assert_false(r.has_led);
+    assert_false(r.has_updating);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +461,14 @@ int main(void)
         cmocka_unit_test(test_device_errors),
         cmocka_unit_test(test_protocol_errors),
         cmocka_unit_test(test_long_strings_truncate),
+        cmocka_unit_test(test_strip_children),
+        cmocka_unit_test(test_strip_outlet_numbers),
+        cmocka_unit_test(test_strip_udp_short_ids),
+        cmocka_unit_test(test_strip_bad_children),
+        cmocka_unit_test(test_outlet_meter_request),
+        cmocka_unit_test(test_outlet_meter_replies),
+        cmocka_unit_test(test_cloud_info),
+        cmocka_unit_test(test_led_and_updating),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
