@@ -62,7 +62,9 @@ static void usage(FILE *f)
             "separately, from 0): \"fault INDEX FAULT\", \"relay INDEX 0|1\",\n"
             "\"outlet INDEX OUTLET 0|1\" (a strip's outlet, 1-based),\n"
             "\"switch INDEX fault FAULT\", \"switch INDEX reboot\",\n"
-            "\"switch INDEX link PORT CODE\".\n");
+            "\"switch INDEX link PORT CODE\", \"switch INDEX requests\" (answers \"ok\" and\n"
+            "NAME=COUNT per page: all, root, logon, logout, port_statistics, system_info,\n"
+            "port_setting, poe, other).\n");
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -257,6 +259,22 @@ static void switch_command(struct ctl *ctl, const char *index, const char *verb,
             switch_sim_set_fault(sw, fault);
             printf("ok\n");
         }
+    } else if (strcmp(verb, "requests") == 0 && !arg) {
+        static const char *const pages[SWITCH_SIM_PAGE_COUNT] = {
+            [SWITCH_SIM_PAGE_ALL] = "all",
+            [SWITCH_SIM_PAGE_ROOT] = "root",
+            [SWITCH_SIM_PAGE_LOGON] = "logon",
+            [SWITCH_SIM_PAGE_LOGOUT] = "logout",
+            [SWITCH_SIM_PAGE_PORT_STATISTICS] = "port_statistics",
+            [SWITCH_SIM_PAGE_SYSTEM_INFO] = "system_info",
+            [SWITCH_SIM_PAGE_PORT_SETTING] = "port_setting",
+            [SWITCH_SIM_PAGE_POE] = "poe",
+            [SWITCH_SIM_PAGE_OTHER] = "other",
+        };
+        printf("ok");
+        for (int pg = 0; pg < SWITCH_SIM_PAGE_COUNT; pg++)
+            printf(" %s=%lu", pages[pg], switch_sim_requests(sw, (enum switch_sim_page)pg));
+        printf("\n");
     } else if (strcmp(verb, "link") == 0 && arg && arg2 && parse_u64(arg, &port) &&
                parse_u64(arg2, &code) && code <= 255) {
         if (switch_sim_link(sw, (unsigned)port, (unsigned)code) != 0)
@@ -264,7 +282,7 @@ static void switch_command(struct ctl *ctl, const char *index, const char *verb,
         else
             printf("ok\n");
     } else {
-        printf("error usage: switch INDEX reboot | fault FAULT | link PORT CODE\n");
+        printf("error usage: switch INDEX reboot | fault FAULT | link PORT CODE | requests\n");
     }
 }
 

@@ -917,6 +917,11 @@ void switch_sim_set_fault(struct switch_sim *sim, enum switch_sim_fault fault)
 {
     if ((unsigned)fault >= SWITCH_SIM_FAULT_COUNT)
         return;
+    /* The slowness ends now: held answers go out, freeing the connection slot at once. */
+    while (fault != SWITCH_SIM_FAULT_SLOW && sim->delayed) {
+        ev_timer_stop(sim->loop, &sim->delayed->timer);
+        slow_cb(sim->loop, &sim->delayed->timer, 0);
+    }
     if (fault == SWITCH_SIM_FAULT_WRONG_CREDENTIALS)
         sim->session.active = false; /* a password change logs everyone out */
     sim->fault = fault;
