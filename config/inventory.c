@@ -39,16 +39,19 @@ struct pos {
 };
 
 enum value_type {
-    VAL_NAME,     /* char *, device name syntax */
-    VAL_HOST,     /* char *, no whitespace or control characters */
-    VAL_STRING,   /* char *, no control characters */
-    VAL_SECRET,   /* struct secret */
-    VAL_PATH,     /* char *, resolved against the inventory's folder */
-    VAL_PORT,     /* uint16_t, plain integer 1..65535 */
-    VAL_INTERVAL, /* double seconds, duration >= 1 s */
-    VAL_TIMEOUT,  /* double seconds, duration > 0 */
-    VAL_DEFAULTS, /* top level: the defaults mapping */
-    VAL_DEVICES,  /* top level: a sequence of devices of the row's kind */
+    VAL_NAME,      /* char *, device name syntax */
+    VAL_HOST,      /* char *, no whitespace or control characters */
+    VAL_STRING,    /* char *, no control characters */
+    VAL_SECRET,    /* struct secret */
+    VAL_PATH,      /* char *, resolved against the inventory's folder */
+    VAL_PORT,      /* uint16_t, plain integer 1..65535 */
+    VAL_INTERVAL,  /* double seconds, duration >= 1 s */
+    VAL_TIMEOUT,   /* double seconds, duration > 0 */
+    VAL_TRANSPORT, /* enum plug_transport, one of transport_choices */
+    VAL_PROTOCOL,  /* enum plug_protocol, one of protocol_choices */
+    VAL_VERSION,   /* int, plain integer 1 or 2 */
+    VAL_DEFAULTS,  /* top level: the defaults mapping */
+    VAL_DEVICES,   /* top level: a sequence of devices of the row's kind */
 };
 
 #define FOR_PLUG (1u << DEVICE_PLUG)
@@ -74,6 +77,12 @@ static const struct key_def default_keys[] = {
     {"timeout", FOR_ALL, VAL_TIMEOUT, offsetof(struct inventory, default_timeout_s), false},
 };
 
+/* Words of an enum-valued key, indexed by the enum; the index is stored through an int. */
+static const char *const transport_choices[] = {"tcp", "udp", NULL};
+static const char *const protocol_choices[] = {"auto", "legacy", "klap", "aes", NULL};
+_Static_assert(sizeof(enum plug_protocol) == sizeof(int), "choice fields are int-sized");
+_Static_assert(sizeof(enum plug_transport) == sizeof(int), "choice fields are int-sized");
+
 #define DEV(field) offsetof(struct device_config, field)
 static const struct key_def device_keys[] = {
     {"name", FOR_ALL, VAL_NAME, DEV(name), true},
@@ -81,6 +90,11 @@ static const struct key_def device_keys[] = {
     {"port", FOR_ALL, VAL_PORT, DEV(port), false},
     {"interval", FOR_ALL, VAL_INTERVAL, DEV(interval_s), false},
     {"timeout", FOR_ALL, VAL_TIMEOUT, DEV(timeout_s), false},
+    {"transport", FOR_PLUG, VAL_TRANSPORT, DEV(transport), false},
+    {"protocol", FOR_PLUG, VAL_PROTOCOL, DEV(protocol), false},
+    {"http_port", FOR_PLUG, VAL_PORT, DEV(http_port), false},
+    {"klap_version", FOR_PLUG, VAL_VERSION, DEV(klap_version), false},
+    {"credentials_file", FOR_PLUG, VAL_PATH, DEV(credentials_file), false},
     {"username", FOR_SWITCH, VAL_STRING, DEV(username), false},
     {"password", FOR_SWITCH, VAL_SECRET, DEV(password), false},
     {"password_file", FOR_SWITCH, VAL_PATH, DEV(password_file), false},
@@ -338,6 +352,27 @@ static void format_duration(char *buf, size_t cap, double s)
         snprintf(buf, cap, "%lldms", ms);
 }
 
+/* Stores the index of the word that the scalar spells; other words are an error listing them. */
+static int set_choice(struct loader *l, const struct key_def *row, void *field,
+                      const yaml_event_t *ev, const char *const *choices)
+{
+    const char *s = scalar_text(ev);
+    size_t len = ev->data.scalar.length;
+    char words[128], q[300];
+    size_t off = 0;
+    words[0] = '\0';
+    for (size_t i = 0; choices[i]; i++) {
+        if (strlen(choices[i]) == len && !memcmp(choices[i], s, len)) {
+            *(int *)field = (int)i;
+            return 0;
+        }
+        off += (size_t)snprintf(words + off, off < sizeof words ? sizeof words - off : 0, "%s%s",
+                                i ? (choices[i + 1] ? ", " : " or ") : "", choices[i]);
+    }
+    fail(l, ev_pos(ev), "invalid %s %s: expected %s", row->key, quoted(q, sizeof q, s, len), words);
+    return -1;
+}
+
 /* Stores one scalar value of a table row into base + row->offset. */
 static int set_value(struct loader *l, const struct key_def *row, void *base,
                      const yaml_event_t *ev)
@@ -347,10 +382,10 @@ static int set_value(struct loader *l, const struct key_def *row, void *base,
     char q[300];
 
     if (ev->type != YAML_SCALAR_EVENT || is_null(ev)) {
-        const char *want = row->type == VAL_PORT       ? "an integer"
-                           : row->type == VAL_INTERVAL ? "a duration"
-                           : row->type == VAL_TIMEOUT  ? "a duration"
-                                                       : "a string";
+        const char *want = row->type == VAL_PORT || row->type == VAL_VERSION ? "an integer"
+                           : row->type == VAL_INTERVAL                       ? "a duration"
+                           : row->type == VAL_TIMEOUT                        ? "a duration"
+                                                                             : "a string";
         fail(l, at, "%s: expected %s, got %s", row->key, want, node_type(ev));
         return -1;
     }
@@ -427,6 +462,18 @@ static int set_value(struct loader *l, const struct key_def *row, void *base,
         *(double *)field = secs;
         return 0;
     }
+    case VAL_TRANSPORT:
+        return set_choice(l, row, field, ev, transport_choices);
+    case VAL_PROTOCOL:
+        return set_choice(l, row, field, ev, protocol_choices);
+    case VAL_VERSION:
+        if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || len != 1 ||
+            (s[0] != '1' && s[0] != '2')) {
+            fail(l, at, "invalid %s %s: expected 1 or 2", row->key, quoted(q, sizeof q, s, len));
+            return -1;
+        }
+        *(int *)field = s[0] - '0';
+        return 0;
     case VAL_DEFAULTS:
     case VAL_DEVICES:
         break;
@@ -533,31 +580,33 @@ static int read_scalar_mapping(struct loader *l, const struct key_def *table, si
     return r;
 }
 
-static int read_password_file(struct loader *l, struct device_config *d, struct pos at)
+/* Reads a small file that holds credentials into buf (cap bytes, the last one spare to tell
+ * a full file from an oversized one). what names it in messages ("password file"). Never
+ * quotes the content. */
+static int slurp_secret_file(struct loader *l, const char *path, struct pos at, const char *what,
+                             char *buf, size_t cap, size_t *len)
 {
-    char q[300], buf[PASSWORD_MAX + 2];
+    char q[300];
     size_t n = 0;
     int rc = -1;
-    const char *path = d->password_file;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        fail(l, at, "cannot read password file %s: %s", quoted(q, sizeof q, path, strlen(path)),
+        fail(l, at, "cannot read %s %s: %s", what, quoted(q, sizeof q, path, strlen(path)),
              strerror(errno));
         return -1;
     }
     struct stat sb;
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        fail(l, at, "cannot read password file %s: not a regular file",
+        fail(l, at, "cannot read %s %s: not a regular file", what,
              quoted(q, sizeof q, path, strlen(path)));
         goto done;
     }
-    /* One byte more than allowed tells a full file from an oversized one. */
-    while (n < sizeof buf - 1) {
-        ssize_t got = read(fd, buf + n, sizeof buf - 1 - n);
+    while (n < cap - 1) {
+        ssize_t got = read(fd, buf + n, cap - 1 - n);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
-            fail(l, at, "cannot read password file %s: %s", quoted(q, sizeof q, path, strlen(path)),
+            fail(l, at, "cannot read %s %s: %s", what, quoted(q, sizeof q, path, strlen(path)),
                  strerror(errno));
             goto done;
         }
@@ -565,11 +614,37 @@ static int read_password_file(struct loader *l, struct device_config *d, struct 
             break;
         n += (size_t)got;
     }
+    if (memchr(buf, '\0', n)) {
+        fail(l, at, "%s %s contains a NUL byte", what, quoted(q, sizeof q, path, strlen(path)));
+        goto done;
+    }
+    *len = n;
+    rc = 0;
+done:
+    close(fd);
+    return rc;
+}
+
+/* Drops one trailing "\n" or "\r\n". */
+static size_t chomp(const char *buf, size_t n)
+{
     if (n > 0 && buf[n - 1] == '\n') {
         n--;
         if (n > 0 && buf[n - 1] == '\r')
             n--;
     }
+    return n;
+}
+
+static int read_password_file(struct loader *l, struct device_config *d, struct pos at)
+{
+    char q[300], buf[PASSWORD_MAX + 2];
+    size_t n = 0;
+    int rc = -1;
+    const char *path = d->password_file;
+    if (slurp_secret_file(l, path, at, "password file", buf, sizeof buf, &n) < 0)
+        goto done;
+    n = chomp(buf, n);
     if (n > PASSWORD_MAX) {
         fail(l, at, "password file %s is longer than %d bytes",
              quoted(q, sizeof q, path, strlen(path)), PASSWORD_MAX);
@@ -579,11 +654,6 @@ static int read_password_file(struct loader *l, struct device_config *d, struct 
         fail(l, at, "password file %s is empty", quoted(q, sizeof q, path, strlen(path)));
         goto done;
     }
-    if (memchr(buf, '\0', n)) {
-        fail(l, at, "password file %s contains a NUL byte",
-             quoted(q, sizeof q, path, strlen(path)));
-        goto done;
-    }
     if (secret_set(&d->password, buf, n) < 0) {
         fail(l, at, "out of memory");
         goto done;
@@ -591,8 +661,72 @@ static int read_password_file(struct loader *l, struct device_config *d, struct 
     rc = 0;
 done:
     explicit_bzero(buf, sizeof buf);
-    close(fd);
     return rc;
+}
+
+/* credentials_file: the TP-Link account e-mail on line 1, its password on line 2 (a final
+ * newline optional, nothing after). */
+static int read_credentials_file(struct loader *l, struct device_config *d, struct pos at)
+{
+    char q[300], buf[2 * PASSWORD_MAX + 4];
+    size_t n = 0;
+    int rc = -1;
+    const char *path = d->credentials_file;
+    const char *shown = quoted(q, sizeof q, path, strlen(path));
+    if (slurp_secret_file(l, path, at, "credentials file", buf, sizeof buf, &n) < 0)
+        goto done;
+    if (n >= sizeof buf - 1) {
+        fail(l, at, "credentials file %s is longer than %d bytes", shown, 2 * PASSWORD_MAX + 2);
+        goto done;
+    }
+    const char *nl = memchr(buf, '\n', n);
+    size_t ulen = nl ? (size_t)(nl - buf) : n;
+    size_t uend = ulen > 0 && buf[ulen - 1] == '\r' ? ulen - 1 : ulen;
+    const char *pw = nl ? nl + 1 : buf + n;
+    size_t plen = chomp(pw, (size_t)(buf + n - pw));
+    if (!nl || uend == 0 || plen == 0 || memchr(pw, '\n', plen)) {
+        fail(l, at,
+             "credentials file %s: expected two lines, the TP-Link account e-mail and its "
+             "password",
+             shown);
+        goto done;
+    }
+    if (uend > PASSWORD_MAX || plen > PASSWORD_MAX) {
+        fail(l, at, "credentials file %s: a line is longer than %d bytes", shown, PASSWORD_MAX);
+        goto done;
+    }
+    if (secret_set(&d->account_user, buf, uend) < 0 ||
+        secret_set(&d->account_password, pw, plen) < 0) {
+        fail(l, at, "out of memory");
+        goto done;
+    }
+    rc = 0;
+done:
+    explicit_bzero(buf, sizeof buf);
+    return rc;
+}
+
+/* Plug rules: the protocol default and what goes with which protocol, the account. */
+static int finish_plug(struct loader *l, struct device_config *d, const struct mapping_state *st)
+{
+    const struct key_def *t = device_keys;
+    size_t n = N_KEYS(device_keys), prow, trow;
+    char q[300];
+    if (!seen(st, t, n, "http_port", NULL))
+        d->http_port = 80;
+    bool udp = seen(st, t, n, "transport", &trow) && d->transport == PLUG_TRANSPORT_UDP;
+    bool proto = seen(st, t, n, "protocol", &prow);
+    if (!proto && udp)
+        d->protocol = PLUG_PROTOCOL_LEGACY; /* KLAP and AES are HTTP: there is no fallback */
+    if (proto && udp && d->protocol != PLUG_PROTOCOL_LEGACY) {
+        fail(l, st->value[prow],
+             "plug %s: protocol %s runs on TCP; transport: udp needs protocol: legacy",
+             quoted(q, sizeof q, d->name, strlen(d->name)), protocol_choices[d->protocol]);
+        return -1;
+    }
+    if (seen(st, t, n, "credentials_file", &prow))
+        return read_credentials_file(l, d, st->key[prow]);
+    return 0;
 }
 
 /* The rules of one device that need only the device: required keys, kind defaults,
@@ -623,8 +757,8 @@ static int finish_device(struct loader *l, struct device_config *d, struct devic
         m->timeout = st->value[row];
     if (!seen(st, t, n, "port", NULL))
         d->port = d->kind == DEVICE_PLUG ? 9999 : 80;
-    if (d->kind != DEVICE_SWITCH)
-        return 0;
+    if (d->kind == DEVICE_PLUG)
+        return finish_plug(l, d, st);
 
     if (!seen(st, t, n, "username", NULL) && !(d->username = strdup(DEFAULT_USERNAME))) {
         fail(l, m->entry, "out of memory");
@@ -1062,6 +1196,9 @@ void inventory_free(struct inventory *inv)
         free(d->username);
         free(d->password_file);
         secret_clear(&d->password);
+        free(d->credentials_file);
+        secret_clear(&d->account_user);
+        secret_clear(&d->account_password);
     }
     free(inv->devices);
     free(inv->path);
@@ -1089,7 +1226,12 @@ static bool str_equal(const char *a, const char *b)
 int device_config_equal(const struct device_config *a, const struct device_config *b)
 {
     return a->kind == b->kind && str_equal(a->name, b->name) && str_equal(a->host, b->host) &&
-           a->port == b->port && a->interval_s == b->interval_s && a->timeout_s == b->timeout_s &&
-           str_equal(a->username, b->username) && str_equal(a->password_file, b->password_file) &&
-           secret_equal(&a->password, &b->password);
+           a->port == b->port && a->transport == b->transport && a->interval_s == b->interval_s &&
+           a->timeout_s == b->timeout_s && str_equal(a->username, b->username) &&
+           str_equal(a->password_file, b->password_file) &&
+           secret_equal(&a->password, &b->password) && a->protocol == b->protocol &&
+           a->http_port == b->http_port && a->klap_version == b->klap_version &&
+           str_equal(a->credentials_file, b->credentials_file) &&
+           secret_equal(&a->account_user, &b->account_user) &&
+           secret_equal(&a->account_password, &b->account_password);
 }

@@ -3,6 +3,8 @@
  *   defaults: { interval: 15s, timeout: 3s }
  *   plugs:
  *     - { name: fridge, host: 192.168.1.50 }              # port defaults to 9999
+ *     - { name: lamp, host: 192.168.1.51, transport: udp } # tcp unless set
+ *     - { name: heater, host: 192.168.1.52, protocol: klap, credentials_file: kasa.cred }
  *   switches:
  *     - { name: core, host: 192.168.1.2, username: admin, password_file: core.pass }
  *
@@ -17,19 +19,37 @@
 #include "config/secret.h"
 
 enum device_kind { DEVICE_PLUG, DEVICE_SWITCH };
+/* How a plug's legacy XOR JSON travels: TCP (length-prefixed) or UDP (one datagram). */
+enum plug_transport { PLUG_TRANSPORT_TCP, PLUG_TRANSPORT_UDP };
+/* Which protocol a plug speaks (kasa-protocol.md §10-§12). */
+enum plug_protocol {
+    PLUG_PROTOCOL_AUTO,   /* legacy on port; KLAP on http_port when port refuses connections */
+    PLUG_PROTOCOL_LEGACY, /* XOR JSON on port, over transport (tcp or udp) */
+    PLUG_PROTOCOL_KLAP,   /* KLAP on http_port: IOT or SMART JSON (told apart by the reply) */
+    PLUG_PROTOCOL_AES,    /* AES securePassthrough on http_port: SMART JSON */
+};
 
 #define INVENTORY_NAME_MAX 64
 #define INVENTORY_HOST_MAX 255
 #define INVENTORY_MAX_DEVICES 100000
 
 struct device_config {
-    char *name;            /* unique across the inventory; [A-Za-z0-9_.:-]+, at most 64 */
-    enum device_kind kind; /* which section it came from */
-    char *host;            /* IP literal or host name */
-    uint16_t port;         /* plugs 9999, switches 80 unless set */
-    double interval_s;     /* >= 1 s */
-    double timeout_s;      /* > 0, <= interval */
-    char *username;        /* switches: default "admin" */
+    char *name;                    /* unique across the inventory; [A-Za-z0-9_.:-]+, at most 64 */
+    enum device_kind kind;         /* which section it came from */
+    char *host;                    /* IP literal or host name */
+    uint16_t port;                 /* plugs 9999, switches 80 unless set */
+    enum plug_transport transport; /* plugs: "transport: tcp|udp", tcp unless set */
+    /* plugs: "protocol: auto|legacy|klap|aes"; auto unless set, legacy with transport: udp */
+    enum plug_protocol protocol;
+    uint16_t http_port; /* plugs: KLAP/AES port, 80 unless set */
+    int klap_version;   /* plugs: 1 or 2 (KLAP hashes; AES login), 0 = found out */
+    /* plugs: the TP-Link account from credentials_file (line 1 e-mail, line 2 password);
+     * empty when not configured */
+    struct secret account_user, account_password;
+    char *credentials_file;
+    double interval_s; /* >= 1 s */
+    double timeout_s;  /* > 0, <= interval */
+    char *username;    /* switches: default "admin" */
     struct secret password;
     char *password_file; /* path read, relative ones joined to the inventory's folder */
     unsigned line;       /* line of the device's entry, for messages */

@@ -10,6 +10,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"plug", ctl_plug_main, "query or switch a Kasa smart plug"},
+    {"discover", ctl_discover_main, "find Kasa plugs on the local network (UDP broadcast)"},
     {"switch", ctl_switch_main, "Easy Smart switch port statistics (essstat-compatible)"},
 };
 

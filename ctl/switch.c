@@ -426,8 +426,10 @@ static int output_info(const struct opts *o, const struct es_system_info *si)
     else
         snprintf(hw, sizeof hw, "%s", si->model);
     /* essstat's keys are the page's own variable names. */
-    const char *const keys[] = {"descriStr", "macStr", "ipStr", "firmwareStr", "hardwareStr"};
-    const char *const vals[] = {si->description, si->mac, si->ip, si->firmware, hw};
+    const char *const keys[] = {"descriStr",  "macStr",      "ipStr",      "netmaskStr",
+                                "gatewayStr", "firmwareStr", "hardwareStr"};
+    const char *const vals[] = {si->description, si->mac,      si->ip, si->netmask,
+                                si->gateway,     si->firmware, hw};
     const size_t n = sizeof keys / sizeof keys[0];
     if (o->lld || o->json) {
         json_t *obj = json_object();

@@ -1,12 +1,17 @@
 /* tplinksim: simulated TP-Link devices on loopback, for tests and demos.
  *
- * Prints "ready plug PROFILE ADDR PORT" or "ready switch MODEL ADDR PORT" per device, in
- * argument order, and then "ready all" once every device listens; then takes control
- * commands on stdin, one per line, answering "ok" or "error <why>". Plugs and switches are
- * numbered separately, from 0, in argument order. Stops cleanly on SIGTERM/SIGINT. */
+ * Prints "ready plug|klap|aes PROFILE ADDR PORT" or "ready switch MODEL ADDR PORT" per
+ * device, in argument order, and then "ready all" once every device listens; then takes
+ * control commands on stdin, one per line, answering "ok" or "error <why>". Plugs, switches
+ * and klap/aes devices are numbered separately, from 0, in argument order (the IOT plug
+ * behind a klap: device takes a plug number too). Stops cleanly on SIGTERM/SIGINT. */
 #include "daemon/log.h"
+#include "sim/klap_sim.h"
 #include "sim/sim.h"
+#include "sim/smart_sim.h"
 #include "sim/switch_sim.h"
+
+#include <jansson.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,11 +27,26 @@
 #define SPEC_MAX_LEN 4096
 
 #define MAX_SWITCHES 256
+#define MAX_HTTP 256
+
+struct ctl;
+
+/* A plug on HTTP (KLAP or AES): the transport simulator and the device behind it, either a
+ * SMART plug or an IOT plug of the sim with its own sockets shut. */
+struct http_dev {
+    struct ctl *ctl;
+    struct klap_sim *ks;
+    struct smart_sim *smart;
+    int plug; /* the IOT plug's index in ctl->sim, or -1 */
+    char kind[8], profile[256];
+};
 
 struct ctl {
     struct sim *sim;
     struct switch_sim *switches[MAX_SWITCHES];
     size_t nswitches;
+    struct http_dev http[MAX_HTTP];
+    size_t nhttp;
     ev_io in;
     char line[LINE_MAX_LEN + 1];
     size_t len;
@@ -36,35 +56,54 @@ struct ctl {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tplinksim [--seed N] [--log.level error|warn|info|debug] DEVICE...\n"
+    fprintf(f, "usage: tplinksim [--seed N] [--log.level error|warn|info|debug] [--broadcast ADDR] "
+               "DEVICE...\n"
                "\n"
                "DEVICE is plug:PROFILE@ADDR:PORT[,alias=TEXT][,fault=FAULT]\n"
                "       or switch:MODEL@ADDR:PORT[,user=U][,password=P][,session=ip|cookie]\n"
                "              [,conflict=evict|full][,wrap=SECONDS][,timeout=SECONDS]\n"
                "              [,slow=SECONDS][,seed=N][,description=TEXT][,fault=FAULT]\n"
+               "              [,pages=DIR]\n"
+               "       or klap:PROFILE@ADDR:PORT[,version=1|2][,user=U][,password=P]\n"
+               "              [,timeout=SECONDS]\n"
+               "       or aes:SMART_PROFILE@ADDR:PORT[,version=1|2][,user=U][,password=P]\n"
+               "              [,timeout=SECONDS]\n"
                "  PROFILE  a built-in profile (");
     for (size_t i = 0; sim_builtin_profiles[i]; i++)
         fprintf(f, "%s%s", i ? ", " : "", sim_builtin_profiles[i]);
-    fprintf(f,
-            ") or a JSON file path\n"
-            "  ADDR     a loopback address: 127.x.y.z or [::1]\n"
-            "  PORT     0 picks a free port\n"
-            "  TEXT     the alias, without commas\n"
-            "  FAULT    none, refuse, hang, garbage, close, drip, truncated, huge_length,\n"
-            "           bad_json, device_error or reset\n"
-            "\n"
-            "  MODEL    TL-SG105E, TL-SG108E, TL-SG1016DE, TL-SG1024DE, TL-SG108PE, TL-SG1016PE\n"
-            "  a switch FAULT is none, http500, endless_login, slow, users_full, errtype6,\n"
-            "           post_reset or wrong_credentials\n"
-            "\n"
-            "Prints \"ready plug PROFILE ADDR PORT\" or \"ready switch MODEL ADDR PORT\" per\n"
-            "device, then \"ready all\". Commands on stdin (plugs and switches are numbered\n"
-            "separately, from 0): \"fault INDEX FAULT\", \"relay INDEX 0|1\",\n"
-            "\"outlet INDEX OUTLET 0|1\" (a strip's outlet, 1-based),\n"
-            "\"switch INDEX fault FAULT\", \"switch INDEX reboot\",\n"
-            "\"switch INDEX link PORT CODE\", \"switch INDEX requests\" (answers \"ok\" and\n"
-            "NAME=COUNT per page: all, root, logon, logout, port_statistics, system_info,\n"
-            "port_setting, poe, other).\n");
+    fprintf(
+        f,
+        ") or a JSON file path\n"
+        "  SMART_PROFILE  a built-in SMART profile (kp125m, p110, ep25v26) or a JSON file\n"
+        "           of {method: result} with get_device_info; klap: takes either kind\n"
+        "  version  KLAP hash version (klap:) or login version (aes:); default 2\n"
+        "  U, P     the device's TP-Link account; default blank (never bound)\n"
+        "  timeout  the session cookie's TIMEOUT; default 86400\n"
+        "  ADDR     a loopback address: 127.x.y.z or [::1]\n"
+        "  PORT     0 picks a free port\n"
+        "  TEXT     the alias, without commas\n"
+        "  FAULT    none, refuse, hang, garbage, close, drip, truncated, huge_length,\n"
+        "           bad_json, device_error or reset\n"
+        "\n"
+        "  MODEL    TL-SG105E, TL-SG108E, TL-SG1016DE, TL-SG1024DE, TL-SG108PE, TL-SG1016PE\n"
+        "  a switch FAULT is none, http500, endless_login, slow, users_full, errtype6,\n"
+        "           post_reset or wrong_credentials\n"
+        "  DIR      saved pages: DIR/PortStatisticsRpm.htm (SystemInfoRpm.htm,\n"
+        "           PortSettingRpm.htm, PoeConfigRpm.htm) is served instead of the\n"
+        "           generated page of that name\n"
+        "\n"
+        "Prints \"ready plug|klap|aes PROFILE ADDR PORT\" or \"ready switch MODEL ADDR PORT\" per\n"
+        "device, then \"ready all\". Commands on stdin (plugs and switches are numbered\n"
+        "separately, from 0): \"fault INDEX FAULT\", \"relay INDEX 0|1\",\n"
+        "\"outlet INDEX OUTLET 0|1\" (a strip's outlet, 1-based),\n"
+        "\"switch INDEX fault FAULT\", \"switch INDEX reboot\",\n"
+        "\"switch INDEX link PORT CODE\", \"switch INDEX snapshot\" (one JSON line: per-port\n"
+        "state, link code, page counters, 64-bit totals, request counts; then \"ok\"),\n"
+        "\"http INDEX relay 0|1\", \"http INDEX expire\" (klap:/aes: devices, numbered\n"
+        "separately; the IOT plug behind a klap: device also takes a plug number).\n");
+    fprintf(f, "\n--broadcast ADDR: IPv4 plugs also answer datagrams to ADDR on their port, as\n"
+               "plugs answer discovery (ADDR: 127.255.255.255, 255.255.255.255 or a local\n"
+               "interface's broadcast address; only senders on this host get answers).\n");
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -229,6 +268,176 @@ static int add_switch(struct ctl *ctl, struct ev_loop *loop, const char *spec)
     return 0;
 }
 
+static char *iot_handler(void *ctx, const char *json, size_t len)
+{
+    struct http_dev *d = ctx;
+    return sim_plug_handle_json(d->ctl->sim, d->plug, json, len);
+}
+
+/* A profile file is SMART when it has a get_device_info object. */
+static bool smart_profile(const char *profile)
+{
+    if (smart_sim_builtin(profile))
+        return true;
+    json_t *j = json_load_file(profile, 0, NULL);
+    bool smart = json_is_object(json_object_get(j, "get_device_info"));
+    json_decref(j);
+    return smart;
+}
+
+/* klap:PROFILE@ADDR:PORT[,version=1|2][,user=U][,password=P][,timeout=SECONDS] and the
+ * same with aes:. Messages never echo the password. */
+static int add_http(struct ctl *ctl, struct ev_loop *loop, const char *spec)
+{
+    char addr[64], user[200] = "", pass[200] = "", err[512];
+    const char *why = NULL, *rest = NULL;
+    uint16_t port = 0;
+    uint64_t version = 2, timeout = 0;
+    bool have_user = false, have_pass = false;
+    if (ctl->nhttp == MAX_HTTP) {
+        fprintf(stderr, "tplinksim: at most %d klap/aes devices\n", MAX_HTTP);
+        return -1;
+    }
+    struct http_dev *d = &ctl->http[ctl->nhttp];
+    memset(d, 0, sizeof *d);
+    d->ctl = ctl;
+    d->plug = -1;
+    bool aes = strncmp(spec, "aes:", 4) == 0;
+    snprintf(d->kind, sizeof d->kind, "%s", aes ? "aes" : "klap");
+    const char *body = spec + (aes ? 4 : 5);
+    for (const char *at = strchr(body, '@'); at; at = strchr(at + 1, '@')) {
+        if (parse_endpoint(at + 1, addr, sizeof addr, &port, &rest)) {
+            if ((size_t)(at - body) >= sizeof d->profile)
+                why = "profile path too long";
+            else {
+                memcpy(d->profile, body, (size_t)(at - body));
+                d->profile[at - body] = '\0';
+            }
+            break;
+        }
+    }
+    if (!why && !rest)
+        why = "expected klap:PROFILE@ADDR:PORT or aes:PROFILE@ADDR:PORT (IPv6 as [::1]:PORT)";
+    else if (!why && !d->profile[0])
+        why = "empty profile";
+    while (!why && *rest == ',') {
+        const char *opt = rest + 1;
+        const char *end = strchr(opt, ',');
+        size_t len = end ? (size_t)(end - opt) : strlen(opt);
+        char val[200];
+        const char *eq = memchr(opt, '=', len);
+        size_t vlen = eq ? len - (size_t)(eq - opt) - 1 : 0;
+        if (!eq || vlen >= sizeof val) {
+            why = "bad option (version=, user=, password=, timeout=)";
+            break;
+        }
+        memcpy(val, eq + 1, vlen);
+        val[vlen] = '\0';
+        size_t klen = (size_t)(eq - opt);
+        if (klen == 7 && !strncmp(opt, "version", 7)) {
+            if (!parse_u64(val, &version) || version < 1 || version > 2)
+                why = "version must be 1 or 2";
+        } else if (klen == 4 && !strncmp(opt, "user", 4)) {
+            memcpy(user, val, vlen + 1);
+            have_user = true;
+        } else if (klen == 8 && !strncmp(opt, "password", 8)) {
+            memcpy(pass, val, vlen + 1);
+            have_pass = true;
+        } else if (klen == 7 && !strncmp(opt, "timeout", 7)) {
+            if (!parse_u64(val, &timeout) || timeout < 1 || timeout > 10000000)
+                why = "timeout must be 1 to 10000000 seconds";
+        } else {
+            why = "unknown option (version=, user=, password=, timeout=)";
+        }
+        explicit_bzero(val, sizeof val);
+        rest = opt + len;
+    }
+    klap_sim_handler handler = smart_sim_handle;
+    void *hctx = NULL;
+    if (!why) {
+        if (smart_profile(d->profile)) {
+            d->smart = smart_sim_new(d->profile, ctl->nhttp + 1, err, sizeof err);
+            if (!d->smart)
+                why = err;
+            hctx = d->smart;
+        } else if (aes) {
+            why = "aes: carries SMART profiles only (kp125m, p110, ep25v26 or a file with "
+                  "get_device_info)";
+        } else {
+            /* The IOT plug behind it keeps no open port of its own. */
+            d->plug = sim_add_plug(ctl->sim, d->profile, addr, 0, NULL, err, sizeof err);
+            if (d->plug < 0)
+                why = err;
+            else if (sim_set_fault(ctl->sim, d->plug, SIM_FAULT_REFUSE) != 0)
+                why = "cannot close the legacy port";
+            handler = iot_handler;
+            hctx = d;
+        }
+    }
+    if (!why) {
+        char name[300];
+        snprintf(name, sizeof name, "%s %s", d->kind, d->profile);
+        struct klap_sim_opts o = {
+            .kind = aes ? KLAP_SIM_AES : KLAP_SIM_KLAP,
+            .version = (int)version,
+            .addr = addr,
+            .port = port,
+            .username = have_user ? user : NULL,
+            .password = have_pass ? pass : NULL,
+            .session_timeout_s = (unsigned)timeout,
+            .handler = handler,
+            .handler_ctx = hctx,
+            .name = name,
+        };
+        d->ks = klap_sim_start(loop, &o, err, sizeof err);
+        if (!d->ks)
+            why = err;
+    }
+    explicit_bzero(pass, sizeof pass);
+    if (why) {
+        /* Not the spec: it may hold the password. */
+        fprintf(stderr, "tplinksim: %s:%s@...: %s\n", d->kind, d->profile, why);
+        smart_sim_free(d->smart);
+        d->smart = NULL;
+        return -1;
+    }
+    ctl->nhttp++;
+    return 0;
+}
+
+static void stop_http(struct ctl *ctl)
+{
+    for (size_t i = 0; i < ctl->nhttp; i++) {
+        klap_sim_stop(ctl->http[i].ks);
+        smart_sim_free(ctl->http[i].smart);
+    }
+    ctl->nhttp = 0;
+}
+
+static void http_command(struct ctl *ctl, const char *index, const char *verb, const char *arg,
+                         const char *extra)
+{
+    uint64_t i;
+    if (!index || !verb || !parse_u64(index, &i) || i >= ctl->nhttp) {
+        printf("error no klap/aes device %s\n", index ? index : "");
+        return;
+    }
+    struct http_dev *d = &ctl->http[i];
+    if (strcmp(verb, "expire") == 0 && !arg) {
+        klap_sim_expire_sessions(d->ks);
+        printf("ok\n");
+    } else if (strcmp(verb, "relay") == 0 && arg && !extra &&
+               (strcmp(arg, "0") == 0 || strcmp(arg, "1") == 0)) {
+        if (d->smart)
+            smart_sim_set_on(d->smart, arg[0] == '1');
+        else
+            sim_set_relay(ctl->sim, d->plug, arg[0] == '1');
+        printf("ok\n");
+    } else {
+        printf("error usage: http INDEX relay 0|1 | expire\n");
+    }
+}
+
 static bool parse_index(const struct sim *sim, const char *s, int *out)
 {
     uint64_t v;
@@ -252,6 +461,14 @@ static void switch_command(struct ctl *ctl, const char *index, const char *verb,
     if (strcmp(verb, "reboot") == 0 && !arg) {
         switch_sim_reboot(sw);
         printf("ok\n");
+    } else if (strcmp(verb, "snapshot") == 0 && !arg) {
+        struct strbuf b;
+        strbuf_init(&b, 64 * 1024);
+        if (switch_sim_snapshot_json(sw, &b))
+            printf("%s\nok\n", b.data);
+        else
+            printf("error snapshot too large\n");
+        strbuf_free(&b);
     } else if (strcmp(verb, "fault") == 0 && arg && !arg2) {
         if (switch_sim_fault_parse(arg, &fault) != 0)
             printf("error unknown fault %s\n", arg);
@@ -259,22 +476,6 @@ static void switch_command(struct ctl *ctl, const char *index, const char *verb,
             switch_sim_set_fault(sw, fault);
             printf("ok\n");
         }
-    } else if (strcmp(verb, "requests") == 0 && !arg) {
-        static const char *const pages[SWITCH_SIM_PAGE_COUNT] = {
-            [SWITCH_SIM_PAGE_ALL] = "all",
-            [SWITCH_SIM_PAGE_ROOT] = "root",
-            [SWITCH_SIM_PAGE_LOGON] = "logon",
-            [SWITCH_SIM_PAGE_LOGOUT] = "logout",
-            [SWITCH_SIM_PAGE_PORT_STATISTICS] = "port_statistics",
-            [SWITCH_SIM_PAGE_SYSTEM_INFO] = "system_info",
-            [SWITCH_SIM_PAGE_PORT_SETTING] = "port_setting",
-            [SWITCH_SIM_PAGE_POE] = "poe",
-            [SWITCH_SIM_PAGE_OTHER] = "other",
-        };
-        printf("ok");
-        for (int pg = 0; pg < SWITCH_SIM_PAGE_COUNT; pg++)
-            printf(" %s=%lu", pages[pg], switch_sim_requests(sw, (enum switch_sim_page)pg));
-        printf("\n");
     } else if (strcmp(verb, "link") == 0 && arg && arg2 && parse_u64(arg, &port) &&
                parse_u64(arg2, &code) && code <= 255) {
         if (switch_sim_link(sw, (unsigned)port, (unsigned)code) != 0)
@@ -282,7 +483,7 @@ static void switch_command(struct ctl *ctl, const char *index, const char *verb,
         else
             printf("ok\n");
     } else {
-        printf("error usage: switch INDEX reboot | fault FAULT | link PORT CODE | requests\n");
+        printf("error usage: switch INDEX reboot | snapshot | fault FAULT | link PORT CODE\n");
     }
 }
 
@@ -333,6 +534,9 @@ static void command(struct ctl *ctl, char *line)
             printf("ok\n");
     } else if (strcmp(verb, "switch") == 0) {
         switch_command(ctl, a1, a2, extra, save);
+    } else if (strcmp(verb, "http") == 0) {
+        char *more = extra ? strtok_r(NULL, " \t\r", &save) : NULL;
+        http_command(ctl, a1, a2, extra, more);
     } else {
         printf("error unknown command\n");
     }
@@ -395,6 +599,7 @@ int main(int argc, char **argv)
     keep_std_fds();
     uint64_t seed = 0;
     bool have_seed = false;
+    const char *broadcast = NULL;
     int first_dev = argc;
 
     for (int i = 1; i < argc; i++) {
@@ -404,7 +609,8 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         }
-        if (strcmp(a, "--seed") == 0 || strcmp(a, "--log.level") == 0) {
+        if (strcmp(a, "--seed") == 0 || strcmp(a, "--log.level") == 0 ||
+            strcmp(a, "--broadcast") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "tplinksim: %s needs a value\n", a);
                 return 1;
@@ -412,7 +618,7 @@ int main(int argc, char **argv)
             val = argv[++i];
         } else if (strncmp(a, "--seed=", 7) == 0) {
             val = a + 7;
-        } else if (strncmp(a, "--log.level=", 12) == 0) {
+        } else if (strncmp(a, "--log.level=", 12) == 0 || strncmp(a, "--broadcast=", 12) == 0) {
             val = a + 12;
         } else if (a[0] == '-') {
             fprintf(stderr, "tplinksim: unknown option %s (see --help)\n", a);
@@ -421,7 +627,9 @@ int main(int argc, char **argv)
             first_dev = i;
             break;
         }
-        if (strncmp(a, "--seed", 6) == 0) {
+        if (strncmp(a, "--broadcast", 11) == 0) {
+            broadcast = val;
+        } else if (strncmp(a, "--seed", 6) == 0) {
             if (!parse_u64(val, &seed)) {
                 fprintf(stderr, "tplinksim: --seed %s: not an unsigned integer\n", val);
                 return 1;
@@ -448,6 +656,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "tplinksim: cannot create the event loop\n");
         return 1;
     }
+    /* Before "ready": a harness may send SIGTERM as soon as it reads that line. */
+    ev_signal sigterm, sigint;
+    ev_signal_init(&sigterm, signal_cb, SIGTERM);
+    ev_signal_init(&sigint, signal_cb, SIGINT);
+    ev_signal_start(loop, &sigterm);
+    ev_signal_start(loop, &sigint);
     struct ctl ctl = {0};
     ctl.sim = sim_new(loop);
     if (!ctl.sim) {
@@ -456,22 +670,41 @@ int main(int argc, char **argv)
     }
     if (have_seed)
         sim_set_seed(ctl.sim, seed);
+    char berr[256];
+    if (broadcast && sim_set_broadcast(ctl.sim, broadcast, berr, sizeof berr) != 0) {
+        fprintf(stderr, "tplinksim: --broadcast: %s\n", berr);
+        sim_free(ctl.sim);
+        ev_loop_destroy(loop);
+        return 1;
+    }
     /* Nothing is printed before every device listens, so a harness never sees a partial set. */
     int ndev = argc - first_dev;
     char **profiles = calloc((size_t)ndev, sizeof *profiles);
     bool ok = profiles != NULL;
+    /* per argument: its plug index, or -1 for a switch, or -2 - its klap/aes number */
+    int *where = calloc((size_t)ndev, sizeof *where);
+    ok = ok && where != NULL;
     for (int i = 0; ok && i < ndev; i++) {
         const char *spec = argv[first_dev + i];
-        if (strncmp(spec, "switch:", 7) == 0)
+        if (strncmp(spec, "switch:", 7) == 0) {
             ok = add_switch(&ctl, loop, spec) == 0;
-        else
+            where[i] = -1;
+        } else if (strncmp(spec, "klap:", 5) == 0 || strncmp(spec, "aes:", 4) == 0) {
+            ok = add_http(&ctl, loop, spec) == 0;
+            where[i] = -2 - (int)(ctl.nhttp - 1);
+        } else {
+            where[i] = (int)sim_device_count(ctl.sim);
             ok = add_device(ctl.sim, spec, &profiles[i]) == 0;
+        }
     }
-    for (int i = 0, plug = 0, sw = 0; ok && i < ndev; i++) {
-        if (profiles[i]) {
-            printf("ready plug %s %s %u\n", profiles[i], sim_device_addr(ctl.sim, plug),
-                   (unsigned)sim_device_port(ctl.sim, plug));
-            plug++;
+    for (int i = 0, sw = 0; ok && i < ndev; i++) {
+        if (where[i] <= -2) {
+            const struct http_dev *d = &ctl.http[-2 - where[i]];
+            printf("ready %s %s %s %u\n", d->kind, d->profile, klap_sim_addr(d->ks),
+                   (unsigned)klap_sim_port(d->ks));
+        } else if (profiles[i]) {
+            printf("ready plug %s %s %u\n", profiles[i], sim_device_addr(ctl.sim, where[i]),
+                   (unsigned)sim_device_port(ctl.sim, where[i]));
         } else {
             const struct switch_sim *s = ctl.switches[sw++];
             printf("ready switch %s %s %u\n", switch_sim_model(s), switch_sim_addr(s),
@@ -480,10 +713,13 @@ int main(int argc, char **argv)
     }
     for (int i = 0; profiles && i < ndev; i++)
         free(profiles[i]);
+    bool oom = !profiles || !where;
     free(profiles);
+    free(where);
     if (!ok) {
-        if (!profiles)
+        if (oom)
             fprintf(stderr, "tplinksim: out of memory\n");
+        stop_http(&ctl);
         for (size_t i = 0; i < ctl.nswitches; i++)
             switch_sim_stop(ctl.switches[i]);
         sim_free(ctl.sim);
@@ -492,12 +728,6 @@ int main(int argc, char **argv)
     }
     printf("ready all\n");
     fflush(stdout);
-
-    ev_signal sigterm, sigint;
-    ev_signal_init(&sigterm, signal_cb, SIGTERM);
-    ev_signal_init(&sigint, signal_cb, SIGINT);
-    ev_signal_start(loop, &sigterm);
-    ev_signal_start(loop, &sigint);
 
     ctl.stdin_flags = fcntl(STDIN_FILENO, F_GETFL);
     bool have_stdin =
@@ -516,6 +746,7 @@ int main(int argc, char **argv)
     }
     ev_signal_stop(loop, &sigterm);
     ev_signal_stop(loop, &sigint);
+    stop_http(&ctl);
     for (size_t i = 0; i < ctl.nswitches; i++)
         switch_sim_stop(ctl.switches[i]);
     sim_free(ctl.sim);

@@ -32,6 +32,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <jansson.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -97,7 +99,8 @@ struct plug {
     socklen_t salen;
     uint16_t port;
     int lfd, ufd;
-    ev_io lio, uio;
+    int bfd; /* UDP on the broadcast address and our port (sim_set_broadcast), or -1 */
+    ev_io lio, uio, bio;
     ev_timer accept_pause; /* after EMFILE, so a level-triggered fd cannot spin the loop */
     enum sim_fault fault;
     struct conn *conns;
@@ -128,6 +131,8 @@ struct sim {
     size_t nconns;
     double clock_offset;
     uint8_t *ubuf; /* one UDP datagram, KASA_FRAME_MAX + 1 bytes */
+    struct sockaddr_in bcast;
+    bool have_bcast;
 };
 
 /* ---- random source: splitmix64, per sim / per device ---- */
@@ -999,19 +1004,23 @@ static void accept_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
         ev_io_start(loop, &p->lio);
 }
 
-static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
+static bool is_local_sender(const struct sockaddr_storage *sa);
+
+/* Datagrams from fd (the device's own socket or its broadcast socket) are answered from the
+ * device's own socket, as a real plug answers discovery from its address and port. */
+static void udp_serve(struct plug *p, int fd, bool broadcast)
 {
-    struct plug *p = w->data;
     uint8_t *buf = p->sim->ubuf;
     for (int i = 0; i < SIM_UDP_BURST; i++) {
         struct sockaddr_storage from;
         socklen_t fromlen = sizeof from;
-        ssize_t n =
-            recvfrom(p->ufd, buf, KASA_FRAME_MAX + 1, 0, (struct sockaddr *)&from, &fromlen);
+        ssize_t n = recvfrom(fd, buf, KASA_FRAME_MAX + 1, 0, (struct sockaddr *)&from, &fromlen);
         if (n < 0)
             return;
         if ((size_t)n > KASA_FRAME_MAX || n == 0)
             continue;
+        if (broadcast && !is_local_sender(&from))
+            continue; /* a broadcast from the network: the simulator never answers off-host */
         size_t len = (size_t)n;
         if (p->fault == SIM_FAULT_GARBAGE) {
             uint8_t junk[256];
@@ -1034,6 +1043,18 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
         }
         free(reply);
     }
+}
+
+static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct plug *p = w->data;
+    udp_serve(p, p->ufd, false);
+}
+
+static void bcast_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct plug *p = w->data;
+    udp_serve(p, p->bfd, true);
 }
 
 static int open_socket(const struct plug *p, int type, uint16_t port, char *err, size_t errlen)
@@ -1150,6 +1171,62 @@ static bool is_loopback(const struct sockaddr_storage *sa)
     if (sa->ss_family == AF_INET)
         return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
     return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
+
+/* A sender on this host: loopback, or an IPv4 address of one of its interfaces. */
+static bool is_local_sender(const struct sockaddr_storage *sa)
+{
+    if (is_loopback(sa))
+        return true;
+    if (sa->ss_family != AF_INET)
+        return false;
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) != 0)
+        return false;
+    bool local = false;
+    for (struct ifaddrs *i = ifs; i && !local; i = i->ifa_next)
+        local = i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+                ((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr.s_addr ==
+                    ((const struct sockaddr_in *)sa)->sin_addr.s_addr;
+    freeifaddrs(ifs);
+    return local;
+}
+
+/* The loopback or limited broadcast, or the broadcast address of a local interface. */
+static bool is_broadcast_addr(struct in_addr a)
+{
+    uint32_t h = ntohl(a.s_addr);
+    if (h == 0x7fffffffu || h == 0xffffffffu)
+        return true;
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) != 0)
+        return false;
+    bool found = false;
+    for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next)
+        found = (i->ifa_flags & IFF_BROADCAST) && i->ifa_broadaddr &&
+                i->ifa_broadaddr->sa_family == AF_INET &&
+                ((const struct sockaddr_in *)(const void *)i->ifa_broadaddr)->sin_addr.s_addr ==
+                    a.s_addr;
+    freeifaddrs(ifs);
+    return found;
+}
+
+static int open_broadcast(struct plug *p, char *err, size_t errlen)
+{
+    struct sockaddr_in sa = p->sim->bcast;
+    sa.sin_port = htons(p->port);
+    p->bfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    /* Every device on this port shares the address; each gets its own copy. */
+    if (p->bfd < 0 || setsockopt(p->bfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(p->bfd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        char a[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &sa.sin_addr, a, sizeof a);
+        snprintf(err, errlen, "udp broadcast %s port %u: %s", a, (unsigned)p->port,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static int parse_addr(struct plug *p, const char *addr, char *err, size_t errlen)
@@ -1341,17 +1418,39 @@ void sim_set_seed(struct sim *sim, uint64_t seed)
     sim->seed = seed;
 }
 
+int sim_set_broadcast(struct sim *sim, const char *addr, char *err, size_t errlen)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    if (!addr || inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        snprintf(err, errlen, "broadcast address %s: not an IPv4 literal", addr ? addr : "(null)");
+        return -1;
+    }
+    if (!is_broadcast_addr(sa.sin_addr)) {
+        snprintf(err, errlen,
+                 "broadcast address %s: not 127.255.255.255, 255.255.255.255 or the broadcast "
+                 "address of a local interface",
+                 addr);
+        return -1;
+    }
+    sim->bcast = sa;
+    sim->have_bcast = true;
+    return 0;
+}
+
 static void plug_free(struct plug *p)
 {
     struct ev_loop *loop = p->sim->loop;
     conn_close_all(p);
     ev_io_stop(loop, &p->lio);
     ev_io_stop(loop, &p->uio);
+    ev_io_stop(loop, &p->bio);
     ev_timer_stop(loop, &p->accept_pause);
     if (p->lfd >= 0)
         close(p->lfd);
     if (p->ufd >= 0)
         close(p->ufd);
+    if (p->bfd >= 0)
+        close(p->bfd);
     json_decref(p->profile);
     free(p);
 }
@@ -1396,9 +1495,11 @@ int sim_add_plug(struct sim *sim, const char *profile, const char *addr, uint16_
     }
     p->sim = sim;
     p->idx = (int)sim->ndevs;
-    p->lfd = p->ufd = -1;
+    p->lfd = p->ufd = p->bfd = -1;
     ev_init(&p->lio, accept_cb);
     ev_init(&p->uio, udp_cb);
+    ev_init(&p->bio, bcast_cb);
+    p->bio.data = p;
     ev_init(&p->accept_pause, accept_pause_cb);
     p->lio.data = p->uio.data = p->accept_pause.data = p;
 
@@ -1409,7 +1510,9 @@ int sim_add_plug(struct sim *sim, const char *profile, const char *addr, uint16_
     }
     if (parse_addr(p, addr, why, sizeof why) != 0 ||
         plug_init_state(p, alias, why, sizeof why) != 0 ||
-        plug_open(p, port, why, sizeof why) != 0) {
+        plug_open(p, port, why, sizeof why) != 0 ||
+        (sim->have_bcast && p->sa.ss_family == AF_INET &&
+         open_broadcast(p, why, sizeof why) != 0)) {
         snprintf(err, errlen, "plug %s: %s", profile, why);
         plug_free(p);
         return -1;
@@ -1420,6 +1523,10 @@ int sim_add_plug(struct sim *sim, const char *profile, const char *addr, uint16_
     ev_io_set(&p->uio, p->ufd, EV_READ);
     ev_io_start(sim->loop, &p->lio);
     ev_io_start(sim->loop, &p->uio);
+    if (p->bfd >= 0) {
+        ev_io_set(&p->bio, p->bfd, EV_READ);
+        ev_io_start(sim->loop, &p->bio);
+    }
     sim->devs[sim->ndevs++] = p;
     log_msg(LOG_DEBUG, p->name, "plug %s listening", profile);
     return p->idx;
@@ -1521,4 +1628,10 @@ void sim_advance_clock(struct sim *sim, double seconds)
 {
     if (seconds > 0 && seconds < 1e9)
         sim->clock_offset += seconds;
+}
+
+char *sim_plug_handle_json(struct sim *sim, int idx, const char *json, size_t len)
+{
+    struct plug *p = dev_at(sim, idx);
+    return p ? plug_handle(p, (const uint8_t *)json, len, false) : NULL;
 }

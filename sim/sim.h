@@ -36,6 +36,12 @@ struct sim *sim_new(struct ev_loop *loop);
 /* Re-seeds the random source; call it before adding devices (each device derives its own
  * stream from the seed and its index, so one device's traffic never changes another's). */
 void sim_set_seed(struct sim *sim, uint64_t seed);
+/* Makes the IPv4 devices added afterwards also answer datagrams sent to this broadcast
+ * address on their port (discovery), each replying from its own address and port as real
+ * plugs do. addr is 127.255.255.255, 255.255.255.255 or a local interface's broadcast
+ * address; only senders with an address of this host get answers, so no reply leaves it.
+ * 0, or -1 with a one-line message in err. */
+int sim_set_broadcast(struct sim *sim, const char *addr, char *err, size_t errlen);
 /* Stops every device and frees everything. */
 void sim_free(struct sim *sim);
 
@@ -66,6 +72,11 @@ size_t sim_device_connections(const struct sim *sim, int idx);
 /* Moves every device's clock forward (on_time, energy, the random walks): lets tests and
  * demos show hours of history without waiting. */
 void sim_advance_clock(struct sim *sim, double seconds);
+
+/* Answers one IOT request as plug idx does over TCP, whatever its sockets do: the device
+ * behind a KLAP simulator (klap_sim.h). The reply is malloc'd; NULL for a bad index or a
+ * request that is not a JSON object. */
+char *sim_plug_handle_json(struct sim *sim, int idx, const char *json, size_t len);
 
 /* Connections beyond these caps are accepted and closed at once. */
 #define SIM_CONNS_PER_DEVICE 4

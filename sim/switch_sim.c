@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon/log.h"
 #include "daemon/mhd_loop.h"
@@ -49,6 +52,25 @@ static const struct model models[] = {
 
 const char *const switch_sim_models[] = {"TL-SG105E",  "TL-SG108E",   "TL-SG1016DE", "TL-SG1024DE",
                                          "TL-SG108PE", "TL-SG1016PE", NULL};
+
+/* File names of the data pages (pages_dir) and short names of every page (counts). */
+static const char *const page_files[SWITCH_SIM_PAGE_COUNT] = {
+    [SWITCH_SIM_PAGE_PORT_STATISTICS] = "PortStatisticsRpm.htm",
+    [SWITCH_SIM_PAGE_SYSTEM_INFO] = "SystemInfoRpm.htm",
+    [SWITCH_SIM_PAGE_PORT_SETTING] = "PortSettingRpm.htm",
+    [SWITCH_SIM_PAGE_POE] = "PoeConfigRpm.htm",
+};
+static const char *const page_names[SWITCH_SIM_PAGE_COUNT] = {
+    [SWITCH_SIM_PAGE_ALL] = "all",
+    [SWITCH_SIM_PAGE_ROOT] = "root",
+    [SWITCH_SIM_PAGE_LOGON] = "logon",
+    [SWITCH_SIM_PAGE_LOGOUT] = "logout",
+    [SWITCH_SIM_PAGE_PORT_STATISTICS] = "PortStatisticsRpm",
+    [SWITCH_SIM_PAGE_SYSTEM_INFO] = "SystemInfoRpm",
+    [SWITCH_SIM_PAGE_PORT_SETTING] = "PortSettingRpm",
+    [SWITCH_SIM_PAGE_POE] = "PoeConfigRpm",
+    [SWITCH_SIM_PAGE_OTHER] = "other",
+};
 
 static const char *const fault_names[SWITCH_SIM_FAULT_COUNT] = {
     "none",       "http500",  "endless_login", "slow",
@@ -125,7 +147,12 @@ struct switch_sim {
     struct session session;
     struct cookie_slot cookies[COOKIE_SLOTS];
     unsigned long requests[SWITCH_SIM_PAGE_COUNT];
-    struct req *delayed; /* requests suspended by the slow fault */
+    struct req *delayed;                        /* requests suspended by the slow fault */
+    struct strbuf saved[SWITCH_SIM_PAGE_COUNT]; /* pages_dir files; data NULL = generate */
+    unsigned long stats_served; /* the last generated statistics page: see the snapshot */
+    double stats_time;
+    uint64_t stats_total[SWITCH_SIM_MAX_PORTS][4];
+    uint32_t stats_pkts[SWITCH_SIM_MAX_PORTS][4];
     bool stopping;
     bool starting;
     char start_err[160];
@@ -498,6 +525,14 @@ static void render_data(struct switch_sim *sim, enum switch_sim_page page, doubl
     page_ports(sim, now, ports);
     switch (page) {
     case SWITCH_SIM_PAGE_PORT_STATISTICS:
+        sim->stats_served++;
+        sim->stats_time = now;
+        for (unsigned i = 0; i < m->ports; i++) {
+            for (int k = 0; k < 4; k++) {
+                sim->stats_total[i][k] = port_total(&sim->ports[i], k, now);
+                sim->stats_pkts[i][k] = ports[i].pkts[k];
+            }
+        }
         if (m->tmp_info)
             swp_port_statistics_tmp_info(b, ports, m->ports, PORT_MIDDLE);
         else
@@ -585,7 +620,9 @@ static MHD_RESULT answer(struct switch_sim *sim, struct req *r)
             swp_login(&b, 0);
             break;
         default:
-            if (authed) {
+            if (authed && sim->saved[r->page].data) {
+                strbuf_append(&b, sim->saved[r->page].data, sim->saved[r->page].len);
+            } else if (authed) {
                 render_data(sim, r->page, now, &b);
             } else {
                 swp_login(&b, 0);
@@ -722,6 +759,64 @@ __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const ch
     log_msg(LOG_DEBUG, sim->name, "libmicrohttpd: %s", line);
 }
 
+static void free_sim(struct switch_sim *sim)
+{
+    for (int i = 0; i < SWITCH_SIM_PAGE_COUNT; i++)
+        strbuf_free(&sim->saved[i]);
+    free(sim);
+}
+
+/* Reads dir/<page file> for every data page that has a file there. */
+static int load_saved_pages(struct switch_sim *sim, const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "switch sim %s: pages=%.200s: not a readable folder",
+                 sim->model->name, dir);
+        return -1;
+    }
+    for (int i = 0; i < SWITCH_SIM_PAGE_COUNT; i++) {
+        if (!page_files[i])
+            continue;
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, page_files[i]) >= (int)sizeof path) {
+            snprintf(err, errlen, "switch sim %s: pages=: path too long", sim->model->name);
+            return -1;
+        }
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue;
+            snprintf(err, errlen, "switch sim %s: %.200s: %s", sim->model->name, path,
+                     strerror(errno));
+            return -1;
+        }
+        strbuf_init(&sim->saved[i], PAGE_LIMIT);
+        char buf[8192];
+        ssize_t n;
+        bool fits = true;
+        while (fits && (n = read(fd, buf, sizeof buf)) != 0) {
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                snprintf(err, errlen, "switch sim %s: %.200s: %s", sim->model->name, path,
+                         strerror(errno));
+                close(fd);
+                return -1;
+            }
+            fits = strbuf_append(&sim->saved[i], buf, (size_t)n);
+        }
+        close(fd);
+        if (!fits || sim->saved[i].len == 0) {
+            snprintf(err, errlen, "switch sim %s: %.200s: %s", sim->model->name, path,
+                     fits ? "empty" : "larger than 256 KiB");
+            return -1;
+        }
+        log_msg(LOG_DEBUG, sim->name, "serving %s from %s", page_files[i], path);
+    }
+    return 0;
+}
+
 static const struct model *model_find(const char *name)
 {
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
@@ -825,11 +920,15 @@ struct switch_sim *switch_sim_start(struct ev_loop *loop, const struct switch_si
              (unsigned)opts->port);
     sim->last_now = ev_now(loop);
     layout_ports(sim, opts->wrap_seconds, sim->last_now);
+    if (opts->pages_dir && load_saved_pages(sim, opts->pages_dir, err, errlen) != 0) {
+        free_sim(sim);
+        return NULL;
+    }
 
     sim->ml = mhd_loop_new(loop);
     if (!sim->ml) {
         snprintf(err, errlen, "switch sim %s: out of memory", m->name);
-        free(sim);
+        free_sim(sim);
         return NULL;
     }
     unsigned maxconn = opts->max_connections ? opts->max_connections : 1;
@@ -854,7 +953,7 @@ struct switch_sim *switch_sim_start(struct ev_loop *loop, const struct switch_si
                  : saved           ? strerror(saved)
                                    : "failed");
         mhd_loop_free(sim->ml);
-        free(sim);
+        free_sim(sim);
         return NULL;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(sim->daemon, MHD_DAEMON_INFO_LISTEN_FD);
@@ -867,7 +966,7 @@ struct switch_sim *switch_sim_start(struct ev_loop *loop, const struct switch_si
         snprintf(err, errlen, "switch sim %s: cannot attach the HTTP server to the loop", m->name);
         MHD_stop_daemon(sim->daemon);
         mhd_loop_free(sim->ml);
-        free(sim);
+        free_sim(sim);
         return NULL;
     }
     snprintf(sim->name, sizeof sim->name, "switchsim %s %s:%u", m->name, addr, (unsigned)sim->port);
@@ -890,7 +989,7 @@ void switch_sim_stop(struct switch_sim *sim)
     sim->stopping = true;
     MHD_stop_daemon(sim->daemon); /* its close notifications still kick sim->ml */
     mhd_loop_free(sim->ml);
-    free(sim);
+    free_sim(sim);
 }
 
 uint16_t switch_sim_port(const struct switch_sim *sim)
@@ -988,11 +1087,66 @@ void switch_sim_snapshot(struct switch_sim *sim, struct switch_sim_snapshot *out
         }
         s->poe_power_dw = poe_power(sim, i, now);
     }
+    out->stats_served = sim->stats_served;
+    out->stats_time = sim->stats_time;
+    memcpy(out->stats_pkts, sim->stats_pkts, sizeof out->stats_pkts);
+    memcpy(out->stats_total, sim->stats_total, sizeof out->stats_total);
 }
 
 unsigned long switch_sim_requests(const struct switch_sim *sim, enum switch_sim_page page)
 {
     return (unsigned)page < SWITCH_SIM_PAGE_COUNT ? sim->requests[page] : 0;
+}
+
+const char *switch_sim_page_name(enum switch_sim_page page)
+{
+    return (unsigned)page < SWITCH_SIM_PAGE_COUNT ? page_names[page] : "?";
+}
+
+bool switch_sim_snapshot_json(struct switch_sim *sim, struct strbuf *out)
+{
+    static const char *const keys[4] = {
+        [SWITCH_SIM_TX_GOOD] = "TxGoodPkt",
+        [SWITCH_SIM_TX_BAD] = "TxBadPkt",
+        [SWITCH_SIM_RX_GOOD] = "RxGoodPkt",
+        [SWITCH_SIM_RX_BAD] = "RxBadPkt",
+    };
+    struct switch_sim_snapshot snap;
+    switch_sim_snapshot(sim, &snap);
+    bool ok = strbuf_printf(out, "{\"model\":\"%s\",\"time\":%.6f,\"session\":%s,\"ports\":[",
+                            sim->model->name, snap.time,
+                            switch_sim_session_active(sim) ? "true" : "false");
+    for (unsigned i = 0; i < snap.n_ports; i++) {
+        const struct switch_sim_port_state *p = &snap.ports[i];
+        ok = ok &&
+             strbuf_printf(out, "%s{\"port\":%u,\"enabled\":%s,\"link\":%u,\"pkts\":{",
+                           i ? "," : "", i + 1, p->enabled ? "true" : "false", (unsigned)p->link);
+        for (int k = 0; k < 4; k++)
+            ok = ok && strbuf_printf(out, "%s\"%s\":%" PRIu32, k ? "," : "", keys[k], p->pkts[k]);
+        ok = ok && strbuf_puts(out, "},\"total\":{");
+        for (int k = 0; k < 4; k++)
+            ok = ok && strbuf_printf(out, "%s\"%s\":%" PRIu64, k ? "," : "", keys[k], p->total[k]);
+        ok = ok && strbuf_putc(out, '}');
+        if (i < snap.n_poe_ports)
+            ok = ok && strbuf_printf(out, ",\"poe_power_watts\":%.1f", p->poe_power_dw / 10.0);
+        ok = ok && strbuf_putc(out, '}');
+    }
+    ok = ok && strbuf_puts(out, "],\"requests\":{");
+    for (int i = 0; i < SWITCH_SIM_PAGE_COUNT; i++)
+        ok =
+            ok && strbuf_printf(out, "%s\"%s\":%lu", i ? "," : "", page_names[i], sim->requests[i]);
+    ok = ok && strbuf_printf(out, "},\"stats_served\":{\"n\":%lu,\"time\":%.6f,\"pkts\":[",
+                             snap.stats_served, snap.stats_time);
+    for (unsigned i = 0; i < snap.n_ports; i++)
+        ok = ok && strbuf_printf(out, "%s[%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 "]",
+                                 i ? "," : "", snap.stats_pkts[i][0], snap.stats_pkts[i][1],
+                                 snap.stats_pkts[i][2], snap.stats_pkts[i][3]);
+    ok = ok && strbuf_puts(out, "],\"total\":[");
+    for (unsigned i = 0; i < snap.n_ports; i++)
+        ok = ok && strbuf_printf(out, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]",
+                                 i ? "," : "", snap.stats_total[i][0], snap.stats_total[i][1],
+                                 snap.stats_total[i][2], snap.stats_total[i][3]);
+    return ok && strbuf_puts(out, "]}}");
 }
 
 /* ---- command-line spec ---- */
@@ -1120,6 +1274,9 @@ int switch_sim_spec_parse(const char *text, struct switch_sim_spec *spec, char *
             spec->opts.description = v;
         } else if (strcmp(k, "fault") == 0) {
             bad = switch_sim_fault_parse(v, &spec->fault);
+        } else if (strcmp(k, "pages") == 0) {
+            spec->opts.pages_dir = v;
+            bad = *v == '\0';
         } else {
             snprintf(err, errlen, "switch spec: unknown option \"%.30s\"", k);
             return -1;

@@ -12,6 +12,7 @@
  *   report "once the next scrape runs, the user is logged out from the browser") unless
  *   conflict = SWITCH_SIM_CONFLICT_FULL, which answers errType 4 instead.
  * - uint32 packet counters that advance with loop time and wrap at 2^32.
+ * - optionally, saved real pages served in place of the generated ones (pages_dir).
  *
  * Everything runs on the loop thread: call every function from that thread. */
 #ifndef TPLINK_SWITCH_SIM_H
@@ -21,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <ev.h>
+
+#include "daemon/strbuf.h"
 
 #define SWITCH_SIM_MAX_PORTS 24
 
@@ -81,6 +84,11 @@ struct switch_sim_opts {
     /* port layout, rates, MAC, cookies; mixed with the model and the requested port */
     uint64_t seed;
     const char *description; /* descriStr; NULL = the model name; at most 32 bytes */
+    /* NULL, or a folder of saved pages: a file named like a data page (PortStatisticsRpm.htm,
+     * SystemInfoRpm.htm, PortSettingRpm.htm, PoeConfigRpm.htm) is served, as it is, instead
+     * of the generated page whenever that page is served to a logged-in client. Read once
+     * at start; at most 256 KiB each. Login, sessions and faults work as without it. */
+    const char *pages_dir;
 };
 
 struct switch_sim;
@@ -126,9 +134,17 @@ struct switch_sim_snapshot {
     unsigned n_ports;
     unsigned n_poe_ports;
     struct switch_sim_port_state ports[SWITCH_SIM_MAX_PORTS]; /* ports[0] is port 1 */
+    /* The last generated PortStatisticsRpm.htm served with data: how many so far, when,
+     * what it showed and the true totals then (by enum switch_sim_counter). Lets a test
+     * compare a collector's output with the exact page it read. */
+    unsigned long stats_served;
+    double stats_time;
+    uint32_t stats_pkts[SWITCH_SIM_MAX_PORTS][4];
+    uint64_t stats_total[SWITCH_SIM_MAX_PORTS][4];
 };
 
-/* The state a page served at this loop time would show. */
+/* The state a generated page served at this loop time would show (saved pages from
+ * pages_dir show what they were saved with). */
 void switch_sim_snapshot(struct switch_sim *sim, struct switch_sim_snapshot *out);
 
 enum switch_sim_page {
@@ -145,17 +161,32 @@ enum switch_sim_page {
 };
 
 unsigned long switch_sim_requests(const struct switch_sim *sim, enum switch_sim_page page);
+/* A short name for page counts: "all", "root", "logon", "logout", "PortStatisticsRpm",
+ * "SystemInfoRpm", "PortSettingRpm", "PoeConfigRpm", "other". */
+const char *switch_sim_page_name(enum switch_sim_page page);
+
+/* One line of JSON (no newline) with a snapshot and the request counts, for tplinksim's
+ * "switch INDEX snapshot":
+ *   {"model":M,"time":T,"session":B,"ports":[{"port":1,"enabled":B,"link":N,
+ *    "pkts":{"TxGoodPkt":N,"TxBadPkt":N,"RxGoodPkt":N,"RxBadPkt":N},
+ *    "total":{…the same keys: 64-bit packets since start…},"poe_power_watts":W}, …],
+ *    "requests":{"all":N,"root":N,…by switch_sim_page_name},
+ *    "stats_served":{"n":N,"time":T,"pkts":[[TxGood,TxBad,RxGood,RxBad],…],"total":[[…],…]}}
+ * pkts are the uint32 values a page shows now; poe_power_watts only on PoE ports;
+ * stats_served is the last statistics page served (see struct switch_sim_snapshot).
+ * Returns false when out overflowed. */
+bool switch_sim_snapshot_json(struct switch_sim *sim, struct strbuf *out);
 
 /* Command-line form, for tplinksim:
  *   MODEL@ADDR:PORT[,user=U][,password=P][,session=ip|cookie][,conflict=evict|full]
- *   [,wrap=SECONDS][,timeout=SECONDS][,seed=N][,description=D][,fault=NAME]
+ *   [,wrap=SECONDS][,timeout=SECONDS][,seed=N][,description=D][,fault=NAME][,pages=DIR]
  * ADDR may be [v6] in brackets; values cannot contain ','. The strings point into
  * spec->buf (switch_sim_start copies what it keeps). Returns 0, or -1 with a one-line
  * reason in err (never echoing the password). */
 struct switch_sim_spec {
     struct switch_sim_opts opts;
     enum switch_sim_fault fault;
-    char buf[512];
+    char buf[1024];
 };
 int switch_sim_spec_parse(const char *text, struct switch_sim_spec *spec, char *err, size_t errlen);
 

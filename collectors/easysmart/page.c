@@ -458,6 +458,8 @@ static int system_info(const struct js_doc *js, struct es_system_info *out, char
         {"macStr", offsetof(struct es_system_info, mac), sizeof out->mac, true},
         {"firmwareStr", offsetof(struct es_system_info, firmware), sizeof out->firmware, true},
         {"ipStr", offsetof(struct es_system_info, ip), sizeof out->ip, false},
+        {"netmaskStr", offsetof(struct es_system_info, netmask), sizeof out->netmask, false},
+        {"gatewayStr", offsetof(struct es_system_info, gateway), sizeof out->gateway, false},
     };
     size_t len;
     bool bad;

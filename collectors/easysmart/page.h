@@ -60,7 +60,7 @@ int es_parse_port_statistics(const char *text, size_t len, struct es_port_statis
                              char *err, size_t errlen);
 
 /* Strings are trimmed. The description is cut at a UTF-8 boundary when too long; any other
- * field that does not fit is an error. Absent descriStr/ipStr give "". */
+ * field that does not fit is an error. Absent descriStr/ipStr/netmaskStr/gatewayStr give "". */
 struct es_system_info {
     char description[64]; /* descriStr: the user's name for the switch */
     char model[32];       /* hardwareStr before the last space */
@@ -69,6 +69,8 @@ struct es_system_info {
     char firmware[64];
     char mac[24];
     char ip[48];
+    char netmask[48];
+    char gateway[48];
 };
 
 int es_parse_system_info(const char *text, size_t len, struct es_system_info *out, char *err,

@@ -1,11 +1,12 @@
 /* The Easy Smart switch collector: the web UI scraped over libcurl's multi interface on
  * the daemon's loop, one request at a time per switch.
  *
- * A poll normally costs one GET of PortStatisticsRpm.htm. Logging in (GET /, POST
- * /logon.cgi, the verifying statistics GET; see session.h) also reads SystemInfoRpm,
- * PortSettingRpm and, on PoE models, PoeConfigRpm once, because those change only when
- * someone reconfigures the switch, and every extra request costs the switch's one-slot
- * web server time.
+ * A poll normally costs one GET of PortStatisticsRpm.htm; on PoE models a second one of
+ * PoeConfigRpm.htm, because PoE power is a live reading that would go stale if read less
+ * often. Logging in (GET /, POST /logon.cgi, the verifying statistics GET; see session.h)
+ * also reads SystemInfoRpm and PortSettingRpm once, because those change only when someone
+ * reconfigures the switch, and every extra request costs the switch's one-slot web server
+ * time.
  *
  * Each switch has its own curl multi handle and one easy handle for its whole life: the
  * easy handle carries the switch's cookie jar, and a per-device multi keeps the collector
@@ -80,75 +81,79 @@ static const struct metric_family sw_families[F_COUNT] = {
                              "1 if flow control is configured on (Port Setting: Flow Control "
                              "Config), as read at login."},
     [F_POE_POWER] = {"tplink_switch_port_poe_power_watts", METRIC_GAUGE,
-                     "Power delivered on the port in watts (PoE Config: Power), as read at "
-                     "login."},
+                     "Power delivered on the port in watts (PoE Config: Power), read every "
+                     "poll."},
     [F_POE_VOLTAGE] = {"tplink_switch_port_poe_voltage_volts", METRIC_GAUGE,
-                       "PoE voltage on the port in volts (PoE Config: Voltage), as read at "
-                       "login."},
+                       "PoE voltage on the port in volts (PoE Config: Voltage), read every "
+                       "poll."},
     [F_POE_CURRENT] = {"tplink_switch_port_poe_current_amperes", METRIC_GAUGE,
-                       "PoE current on the port in amperes (PoE Config: Current), as read at "
-                       "login."},
+                       "PoE current on the port in amperes (PoE Config: Current), read every "
+                       "poll."},
     [F_POE_STATUS] = {"tplink_switch_port_poe_status", METRIC_GAUGE,
                       "PoE power status code (PoE Config: Power Status): 0 off, 1 turning on, "
                       "2 on, 3 overload, 4 short, 5 non-standard PD, 6 voltage high, 7 voltage "
-                      "low, 8 hardware fault, 9 overtemperature; as read at login."},
+                      "low, 8 hardware fault, 9 overtemperature; read every poll."},
     [F_POE_BUDGET] = {"tplink_switch_poe_budget_watts", METRIC_GAUGE,
-                      "PoE system power limit in watts (PoE Config: System Power Limit), as "
-                      "read at login."},
+                      "PoE system power limit in watts (PoE Config: System Power Limit), read "
+                      "every poll."},
     [F_POE_CONSUMPTION] = {"tplink_switch_poe_consumption_watts", METRIC_GAUGE,
                            "PoE system power consumption in watts (PoE Config: System Power "
-                           "Consumption), as read at login."},
+                           "Consumption), read every poll."},
 };
 
 /* Counter slots per port, in the order of the families above. */
 enum { C_RX_GOOD, C_TX_GOOD, C_RX_BAD, C_TX_BAD, C_COUNT };
 
+/* Fields are grouped by size rather than by topic, so that the struct carries little
+ * padding (it is mostly the per-port tables). */
 struct sw {
     struct collector_env env;
     char *name;
     char *host;
     char *username;
     struct secret password;
-    uint16_t port;
     double timeout_s;
-    char base_url[300];
 
     struct curl_loop *cl;
     CURL *easy; /* one handle for the switch's life: it carries the cookie jar */
     struct curl_slist *headers;
     struct curl_xfer xfer;
     struct strbuf body;
-    bool too_big;
-    char errbuf[CURL_ERROR_SIZE];
-    char logon[SW_LOGON_MAX]; /* the POST body while it is in flight, wiped after */
     size_t logon_len;
 
     struct es_session sess;
-    bool polling;
-    bool logging_out;
     double deadline;
+    ev_timer done_timer; /* delivers env->done from the loop, never inside poll_start */
     enum es_req req;
     enum es_page page;
-    bool stats_this_poll;
-    ev_timer done_timer; /* delivers env->done from the loop, never inside poll_start */
     enum poll_status done_status;
-    char done_detail[256];
-    bool logged_in_before;
-    bool extras_due;
-    bool extras_warned;
 
-    bool have_stats;
     struct es_port_statistics stats;
     struct counter64 ctr[ES_MAX_PORTS][C_COUNT];
     uint64_t last_speed[ES_MAX_PORTS];
-    bool last_up[ES_MAX_PORTS];
     uint64_t resets;
-    bool have_sysinfo;
-    struct es_system_info sys;
-    bool have_settings;
     struct es_port_settings settings;
-    bool have_poe;
     struct es_poe poe;
+
+    uint16_t port;
+    bool too_big;
+    bool polling;
+    bool logging_out;
+    bool stats_this_poll;
+    bool logged_in_before;
+    bool extras_due;
+    bool extras_warned;
+    bool have_stats;
+    bool have_sysinfo;
+    bool have_settings;
+    bool have_poe;
+    bool last_up[ES_MAX_PORTS];
+
+    char base_url[300];
+    char errbuf[CURL_ERROR_SIZE];
+    char logon[SW_LOGON_MAX]; /* the POST body while it is in flight, wiped after */
+    char done_detail[256];
+    struct es_system_info sys;
 };
 
 static void wipe_logon(struct sw *s)
@@ -338,8 +343,13 @@ static void extras_warn(struct sw *s, const char *page, const char *err)
     s->extras_warned = true;
 }
 
-/* The poll's data page arrived: decode it, then either ask for the next page read once
- * per login or finish. */
+static bool is_poe_model(const struct sw *s)
+{
+    return s->have_sysinfo && es_model_has_poe(s->sys.model);
+}
+
+/* The poll's data page arrived: decode it, then either ask for the next page (the ones
+ * read once per login, PoE on PoE models) or finish. */
 static void on_data(struct sw *s)
 {
     char err[160];
@@ -356,11 +366,14 @@ static void on_data(struct sw *s)
         }
         update_stats(s, &st);
         s->stats_this_poll = true;
-        if (!s->extras_due) {
+        if (s->extras_due)
+            s->page = ES_PAGE_SYSINFO;
+        else if (is_poe_model(s))
+            s->page = ES_PAGE_POE;
+        else {
             finish(s, POLL_OK, NULL);
             return;
         }
-        s->page = ES_PAGE_SYSINFO;
         issue(s, ES_REQ_DATA);
         return;
     }
@@ -377,21 +390,23 @@ static void on_data(struct sw *s)
             s->have_settings = true;
         else
             extras_warn(s, "PortSettingRpm.htm", err);
-        if (s->have_sysinfo && es_model_has_poe(s->sys.model)) {
+        s->extras_due = false;
+        if (is_poe_model(s)) {
             s->page = ES_PAGE_POE;
             issue(s, ES_REQ_DATA);
             return;
         }
         s->have_poe = false;
-        s->extras_due = false;
         finish(s, POLL_OK, NULL);
         return;
     case ES_PAGE_POE:
-        if (es_parse_poe(text, len, &s->poe, err, sizeof err) == 0)
+        /* A live reading: when this poll's read fails, export none rather than stale ones. */
+        if (es_parse_poe(text, len, &s->poe, err, sizeof err) == 0) {
             s->have_poe = s->poe.n_ports > 0; /* 0: a "PE" model without PoE after all */
-        else
+        } else {
+            s->have_poe = false;
             extras_warn(s, "PoeConfigRpm.htm", err);
-        s->extras_due = false;
+        }
         finish(s, POLL_OK, NULL);
         return;
     }
@@ -422,20 +437,29 @@ static void run_step(struct sw *s, const struct es_step *step)
         }
         on_data(s);
         return;
-    case ES_ACT_FAIL:
+    case ES_ACT_FAIL: {
+        char detail[sizeof s->done_detail];
+        snprintf(detail, sizeof detail, "%s", step->detail);
         if (step->login_refused) {
-            log_msg(LOG_WARN, s->name, "%s; next attempt in %.0f s", step->detail, step->backoff_s);
             s->logged_in_before = false; /* the next success is news again */
+            snprintf(detail, sizeof detail, "%.200s; next attempt in %u s", step->detail,
+                     (unsigned)(step->backoff_s + 0.5));
         }
         if (s->stats_this_poll) {
-            /* The statistics are in; a page read once per login can wait for the next
-             * poll. */
-            log_msg(LOG_DEBUG, s->name, "settings pages not read: %s", step->detail);
+            /* The statistics are in, so the poll succeeds and the core logs nothing: say
+             * here what went wrong. A page read once per login waits for the next poll;
+             * PoE readings of this poll are missing, not stale. */
+            if (s->page == ES_PAGE_POE)
+                s->have_poe = false;
+            log_msg(step->login_refused ? LOG_WARN : LOG_DEBUG, s->name, "%s not read: %s",
+                    es_page_path(s->page) + 1, detail);
             finish(s, POLL_OK, NULL);
             return;
         }
-        finish(s, step->status, step->detail);
+        /* The core logs the failure with this detail: one line per refusal. */
+        finish(s, step->status, detail);
         return;
+    }
     }
 }
 

@@ -238,11 +238,12 @@ static enum kasa_parse_status parse_sysinfo(json_t *system, struct plug_reading 
 static bool pick(json_t *rt, const char *v2, double v2_div, const char *v1, double *out)
 {
     double d;
-    if (get_number(rt, v2, &d)) {
-        *out = d / v2_div;
-        return true;
-    }
-    return get_number(rt, v1, out);
+    if (get_number(rt, v2, &d))
+        d /= v2_div;
+    else if (!get_number(rt, v1, &d))
+        return false;
+    *out = d;
+    return true;
 }
 
 static void parse_realtime(json_t *rt, struct kasa_meter *m)
@@ -258,7 +259,8 @@ static void parse_realtime(json_t *rt, struct kasa_meter *m)
         m->energy_j = d * 3.6e6;
     else
         m->has_energy = false;
-    if (m->has_energy && m->energy_j < 0)
+    /* a finite count can overflow once scaled (1e308 kWh) */
+    if (m->has_energy && !(m->energy_j >= 0 && isfinite(m->energy_j)))
         m->has_energy = false;
 }
 

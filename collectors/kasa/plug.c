@@ -11,13 +11,22 @@
  *      "context", in order. An outlet's error fails the whole poll with reason "device":
  *      a strip half read is not a reading.
  * The strip parent's own get_realtime is never asked: it is one outlet's reading (slot 0),
- * not a total. */
+ * not a total.
+ *
+ * Plugs with newer firmware speak the same IOT JSON over KLAP, or the SMART dialect
+ * (smart_plug.h) over KLAP or AES. Over KLAP the first IOT request tells which: a SMART
+ * device answers it with a top-level error_code, and is asked in SMART from then on. A
+ * SMART plug's energy counter restarts every month: it is exported as what it is
+ * (tplink_plug_energy_month_joules, a gauge), never as a lifetime total. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "collectors/collector.h"
+#include "collectors/kasa/http_transport.h"
 #include "collectors/kasa/iot_json.h"
+#include "collectors/kasa/smart_plug.h"
 #include "collectors/kasa/transport.h"
 #include "daemon/log.h"
 
@@ -42,6 +51,8 @@ enum plug_metric {
     M_OUTLET_VOLTAGE,
     M_OUTLET_CURRENT,
     M_OUTLET_ENERGY,
+    M_ENERGY_MONTH,
+    M_ENERGY_TODAY,
     M_COUNT
 };
 
@@ -86,9 +97,16 @@ static const struct metric_family plug_families[M_COUNT] = {
     [M_OUTLET_ENERGY] = {"tplink_outlet_energy_joules_total", METRIC_COUNTER,
                          "Energy metered by a strip outlet since its counter was last erased, "
                          "in joules."},
+    [M_ENERGY_MONTH] = {"tplink_plug_energy_month_joules", METRIC_GAUGE,
+                        "Energy metered this calendar month so far, in joules (SMART plugs: "
+                        "get_energy_usage month_energy). It restarts at 0 every month by the "
+                        "plug's clock: use max_over_time or a recording rule, not rate()."},
+    [M_ENERGY_TODAY] = {"tplink_plug_energy_today_joules", METRIC_GAUGE,
+                        "Energy metered today so far, in joules (SMART plugs: get_energy_usage "
+                        "today_energy); restarts at 0 every day by the plug's clock."},
 };
 
-enum step { STEP_MAIN, STEP_FOLLOW_UP, STEP_OUTLET };
+enum step { STEP_MAIN, STEP_FOLLOW_UP, STEP_OUTLET, STEP_SMART };
 
 struct plug {
     const struct device_config *cfg;
@@ -110,6 +128,16 @@ struct plug {
 
     struct plug_reading reading, next;
     bool have_reading;
+
+    /* The SMART dialect. */
+    bool smart;        /* the device speaks SMART JSON */
+    bool may_be_smart; /* KLAP can carry it: tell IOT and SMART apart by the reply */
+    struct smart_plug sp;
+    struct smart_reading smart_next;
+    const char *smart_method;
+    char *smart_req;
+    bool has_month, has_today;
+    double month_j, today_j;
 };
 
 static void *plug_create(const struct device_config *cfg, const struct collector_env *env,
@@ -122,7 +150,25 @@ static void *plug_create(const struct device_config *cfg, const struct collector
     }
     p->cfg = cfg;
     p->env = *env;
-    p->tops = &kasa_tcp_transport;
+    switch (cfg->protocol) {
+    case PLUG_PROTOCOL_LEGACY:
+        p->tops = cfg->transport == PLUG_TRANSPORT_UDP ? &kasa_udp_transport : &kasa_tcp_transport;
+        break;
+    case PLUG_PROTOCOL_KLAP:
+        p->tops = &kasa_klap_transport;
+        p->may_be_smart = true;
+        break;
+    case PLUG_PROTOCOL_AES:
+        p->tops = &kasa_aes_transport;
+        p->smart = true;
+        break;
+    case PLUG_PROTOCOL_AUTO:
+    default:
+        p->tops = &kasa_auto_transport;
+        p->may_be_smart = true;
+        break;
+    }
+    smart_plug_init(&p->sp);
     p->transport = p->tops->create(cfg, env->loop, err, errlen);
     if (!p->transport) {
         free(p);
@@ -218,6 +264,49 @@ static void on_outlet_reply(struct plug *p, const char *body, size_t len)
     finish(p, POLL_OK, NULL);
 }
 
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One SMART request: device info and the meter in one multipleRequest. */
+static void smart_poll(struct plug *p)
+{
+    size_t len;
+    free(p->smart_req);
+    p->smart_req = smart_plug_request(&p->sp, wall_ms(), &len, &p->smart_method);
+    if (!p->smart_req) {
+        finish(p, POLL_ERR_PROTOCOL, "out of memory for the SMART request");
+        return;
+    }
+    p->step = STEP_SMART;
+    p->tops->request(p->transport, p->smart_req, on_reply, p);
+}
+
+static void on_smart_reply(struct plug *p, const char *body, size_t len)
+{
+    char detail[240];
+    struct smart_reading *r = &p->smart_next;
+    enum poll_status st =
+        smart_plug_parse(&p->sp, p->smart_method, body, len, r, detail, sizeof detail);
+    if (st != POLL_OK) {
+        /* Not a SMART answer after all (auto went back to the legacy port): start over. */
+        if (st == POLL_ERR_PROTOCOL && p->may_be_smart && !smart_plug_reply_shape(body, len))
+            p->smart = false;
+        finish(p, st, detail);
+        return;
+    }
+    p->reading = r->plug;
+    p->has_month = r->has_month_energy;
+    p->month_j = r->month_energy_j;
+    p->has_today = r->has_today_energy;
+    p->today_j = r->today_energy_j;
+    p->have_reading = true;
+    finish(p, POLL_OK, NULL);
+}
+
 static void on_reply(void *ctx, enum poll_status st, const char *body, size_t len,
                      const char *detail)
 {
@@ -230,8 +319,20 @@ static void on_reply(void *ctx, enum poll_status st, const char *body, size_t le
         on_outlet_reply(p, body, len);
         return;
     }
+    if (p->step == STEP_SMART) {
+        on_smart_reply(p, body, len);
+        return;
+    }
     char err[200];
     enum kasa_parse_status ps = kasa_iot_parse_reply(body, len, &p->next, err, sizeof err);
+    if (ps != KASA_PARSE_OK && p->step == STEP_MAIN && p->may_be_smart &&
+        smart_plug_reply_shape(body, len)) {
+        log_msg(LOG_INFO, p->cfg->name, "answers in the SMART dialect");
+        p->smart = true;
+        p->known = false;
+        smart_poll(p);
+        return;
+    }
     if (ps != KASA_PARSE_OK) {
         finish(p, ps == KASA_PARSE_DEVICE ? POLL_ERR_DEVICE : POLL_ERR_PROTOCOL, err);
         return;
@@ -260,6 +361,10 @@ static void on_reply(void *ctx, enum poll_status st, const char *body, size_t le
 static void plug_poll_start(void *state)
 {
     struct plug *p = state;
+    if (p->smart) {
+        smart_poll(p);
+        return;
+    }
     memset(&p->next, 0, sizeof p->next);
     if (p->have_reading)
         p->next = p->reading; /* parts not asked this time (the cloud) keep their value */
@@ -339,6 +444,10 @@ static void plug_emit(const void *state, const char *device, struct expo *e)
         expo_sample_dev(e, &plug_families[M_CLOUD_BOUND], device, r->cloud_bound);
     for (size_t i = 0; i < r->n_outlets; i++)
         emit_outlet(&r->outlets[i], device, e);
+    if (p->smart && p->has_month)
+        expo_sample_dev(e, &plug_families[M_ENERGY_MONTH], device, p->month_j);
+    if (p->smart && p->has_today)
+        expo_sample_dev(e, &plug_families[M_ENERGY_TODAY], device, p->today_j);
 }
 
 static void plug_destroy(void *state)
@@ -347,6 +456,7 @@ static void plug_destroy(void *state)
     if (!p)
         return;
     p->tops->destroy(p->transport);
+    free(p->smart_req);
     free(p);
 }
 

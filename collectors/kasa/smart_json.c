@@ -124,6 +124,16 @@ static bool get_number(json_t *obj, const char *key, double *out)
     return true;
 }
 
+/* A number times scale, when both it and the product are finite (1e308 Wh overflows). */
+static bool get_scaled(json_t *obj, const char *key, double scale, double *out)
+{
+    double v;
+    if (!get_number(obj, key, &v) || !isfinite(v * scale))
+        return false;
+    *out = v * scale;
+    return true;
+}
+
 static void copy_str(char *dst, size_t cap, json_t *obj, const char *key)
 {
     const char *s = json_string_value(json_object_get(obj, key));
@@ -223,14 +233,10 @@ static void parse_energy_usage(json_t *r, struct smart_reading *out)
         p->has_power = true;
         p->power_w = v / 1000.0;
     }
-    if (get_number(r, "today_energy", &v)) { /* Wh */
+    if (get_scaled(r, "today_energy", 3600.0, &out->today_energy_j)) /* Wh */
         out->has_today_energy = true;
-        out->today_energy_j = v * 3600.0;
-    }
-    if (get_number(r, "month_energy", &v)) {
+    if (get_scaled(r, "month_energy", 3600.0, &out->month_energy_j))
         out->has_month_energy = true;
-        out->month_energy_j = v * 3600.0;
-    }
 }
 
 static void parse_emeter_data(json_t *r, struct smart_reading *out)
@@ -251,10 +257,8 @@ static void parse_emeter_data(json_t *r, struct smart_reading *out)
         p->current_a = v / 1000.0;
     }
     /* energy_wh is this month's energy (it equals month_energy on real devices). */
-    if (!out->has_month_energy && get_number(r, "energy_wh", &v)) {
+    if (!out->has_month_energy && get_scaled(r, "energy_wh", 3600.0, &out->month_energy_j))
         out->has_month_energy = true;
-        out->month_energy_j = v * 3600.0;
-    }
 }
 
 static unsigned method_bit(const char *method)
@@ -307,6 +311,18 @@ static enum smart_status parse_response(const char *method, json_t *resp, struct
     return SMART_OK;
 }
 
+/* A method name as the device sent it, made fit for a one-line message: non-printable
+ * bytes become '?', and it is cut short (no method this codec reads is that long). */
+static void printable_name(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    dst[i] = '\0';
+}
+
 static enum smart_status parse_multi(json_t *root, struct smart_reading *out, long long *code,
                                      char *err, size_t errlen)
 {
@@ -323,9 +339,10 @@ static enum smart_status parse_multi(json_t *root, struct smart_reading *out, lo
         const char *m = json_string_value(json_object_get(resp, "method"));
         if (!json_is_object(resp) || !m)
             continue; /* cannot be attributed; python-kasa skips these too */
-        char one[256];
+        char name[64], one[256];
+        printable_name(name, sizeof name, m);
         long long c = 0;
-        enum smart_status st = parse_response(m, resp, out, &c, one, sizeof one);
+        enum smart_status st = parse_response(name, resp, out, &c, one, sizeof one);
         if (st != SMART_OK && st != SMART_UNSUPPORTED && first == SMART_OK) {
             first = st;
             *code = c;

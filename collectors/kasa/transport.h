@@ -31,6 +31,7 @@ struct kasa_transport_ops {
 };
 
 extern const struct kasa_transport_ops kasa_tcp_transport;
+extern const struct kasa_transport_ops kasa_udp_transport;
 
 /* Resolves host:port once (at start or reload, never while polling). */
 int kasa_resolve(const char *host, unsigned port, int socktype, struct sockaddr_storage *addr,

@@ -10,8 +10,8 @@ password (errType 1) and full login slots (errType 3) are auth. The collector ba
 after a login that was not accepted and at least 300 s after errType 1-4, so this test waits
 out the 30 s one and, for the 300 s ones, asserts that no further login is tried."""
 
+import json
 import os
-import re
 import sys
 import time
 
@@ -45,12 +45,14 @@ def sim_command(sim, line, timeout=5.0):
     return answer
 
 
-def logons(sim, index):
-    """POST /logon.cgi requests the switch has seen."""
-    answer = sim_command(sim, f"switch {index} requests")
-    m = re.search(r"\blogon=(\d+)", answer)
-    assert m, f"no logon count in {answer!r}"
-    return int(m.group(1))
+def logons(sim, index, timeout=5.0):
+    """POST /logon.cgi requests the switch has seen (from tplinksim's snapshot line)."""
+    sim.send_line(f"switch {index} snapshot")
+    line = sim.read_line(timeout)
+    answer = sim.read_line(timeout)
+    if answer != "ok":
+        raise AssertionError(f"tplinksim: 'switch {index} snapshot' answered {line!r} {answer!r}")
+    return int(json.loads(line)["requests"]["logon"])
 
 
 def quiet_fds(pid, samples=8, pause=0.1):

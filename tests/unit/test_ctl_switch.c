@@ -1,5 +1,6 @@
 /* tplinkctl switch against the switch simulator. The command is synchronous, so it runs
  * in a forked child while this process runs the simulator on its loop (127.0.0.1). */
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <setjmp.h>
@@ -52,17 +53,15 @@ static void slurp(int fd, char *buf, size_t cap)
     close(fd);
 }
 
-/* Runs tplinkctl switch ARGS… TARGET in a child; the loop serves the simulator meanwhile. */
-static int run_ctl(struct fix *f, const char *env_password, ...)
+/* Runs tplinkctl switch ARGS… TARGET in a child; the loop serves the simulator meanwhile.
+ * args ends with NULL; run_ctl(f, env, "-s", target) builds it. */
+static int run_ctl_argv(struct fix *f, const char *env_password, const char *const *args)
 {
     char *argv[32];
     int argc = 0;
-    va_list ap;
     argv[argc++] = (char *)"switch";
-    va_start(ap, env_password);
-    for (const char *a; (a = va_arg(ap, const char *)) != NULL && argc < 30;)
-        argv[argc++] = strdup(a);
-    va_end(ap);
+    for (; *args && argc < 30; args++)
+        argv[argc++] = strdup(*args);
     argv[argc] = NULL;
 
     char outp[] = "/tmp/test_ctl_switch_out_XXXXXX", errp[] = "/tmp/test_ctl_switch_err_XXXXXX";
@@ -116,6 +115,9 @@ static int run_ctl(struct fix *f, const char *env_password, ...)
     return f->status;
 }
 
+#define run_ctl(f, env_password, ...)                                                              \
+    run_ctl_argv((f), (env_password), (const char *const[]){__VA_ARGS__, NULL})
+
 static struct fix *setup(const char *model)
 {
     struct fix *f = calloc(1, sizeof *f);
@@ -158,18 +160,59 @@ static void check_counter(struct fix *f, unsigned port, enum switch_sim_counter 
         fail_msg("port %u counter %d = %llu, simulator showed %u..%u", port, (int)k, v, lo, hi);
 }
 
+/* A whole decimal number from s up to end (or the NUL when end is NULL); fails the test
+ * otherwise. */
+static unsigned long long number(const char *s, const char **end)
+{
+    char *e;
+    errno = 0;
+    unsigned long long v = strtoull(s, &e, 10);
+    if (errno || e == s || *s < '0' || *s > '9' || (!end && *e))
+        fail_msg("not a number: '%s'", s);
+    if (end)
+        *end = e;
+    return v;
+}
+
+/* "YYYY-MM-DD HH:MM:SS" */
+static bool is_timestamp(const char *s)
+{
+    static const char shape[] = "0000-00-00 00:00:00";
+    for (size_t i = 0; i < sizeof shape; i++) {
+        if (shape[i] == '0' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
+            return false;
+    }
+    return true;
+}
+
+/* PORT;STATE;LINK;TxGood,TxBad,RxGood,RxBad */
+static void parse_port_line(const char *line, unsigned *port, char *state, size_t statelen,
+                            char *link, size_t linklen, unsigned long long v[4])
+{
+    const char *p = line;
+    *port = (unsigned)number(p, &p);
+    const char *s1 = *p == ';' ? strchr(p + 1, ';') : NULL;
+    const char *s2 = s1 ? strchr(s1 + 1, ';') : NULL;
+    if (!s1 || !s2 || (size_t)(s1 - p - 1) >= statelen || (size_t)(s2 - s1 - 1) >= linklen)
+        fail_msg("bad port line '%s'", line);
+    snprintf(state, statelen, "%.*s", (int)(s1 - p - 1), p + 1);
+    snprintf(link, linklen, "%.*s", (int)(s2 - s1 - 1), s1 + 1);
+    p = s2 + 1;
+    for (int k = 0; k < 4; k++) {
+        v[k] = number(p, &p);
+        if (*p != (k == 3 ? '\0' : ','))
+            fail_msg("bad port line '%s'", line);
+        p++;
+    }
+}
+
 static void check_port_line(struct fix *f, const char *line)
 {
     unsigned port;
     char state[16], link[32];
-    unsigned long long tg, tb, rg, rb;
-    int used = 0;
-    /* sscanf is checked by its count; the format is what the test verifies */
-    // NOLINTNEXTLINE(cert-err34-c)
-    if (sscanf(line, "%u;%15[^;];%31[^;];%llu,%llu,%llu,%llu%n", &port, state, link, &tg, &tb, &rg,
-               &rb, &used) != 7 ||
-        line[used] != '\0')
-        fail_msg("bad port line '%s'", line);
+    unsigned long long v[4];
+    parse_port_line(line, &port, state, sizeof state, link, sizeof link, v);
+    unsigned long long tg = v[0], tb = v[1], rg = v[2], rb = v[3];
     assert_true(port >= 1 && port <= f->after.n_ports);
     const struct switch_sim_port_state *ps = &f->after.ports[port - 1];
     assert_string_equal(state, ps->enabled ? "Enabled" : "Disabled");
@@ -185,24 +228,22 @@ static void test_default_and_statsonly(void **state)
     struct fix *f = setup("TL-SG108E");
     char *l[64];
     assert_int_equal(switch_sim_link(f->sim, 4, 0), 0);
-    assert_int_equal(run_ctl(f, NULL, "-p", PASSWORD, f->target, (char *)NULL), 0);
+    assert_int_equal(run_ctl(f, NULL, "-p", PASSWORD, f->target), 0);
     int n = lines(f->out, l, 64);
     assert_int_equal(n, 2 + 8);
-    int y, mo, d, h, mi, s;
-    // NOLINTNEXTLINE(cert-err34-c)
-    assert_int_equal(sscanf(l[0], "%4d-%2d-%2d %2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s), 6);
-    assert_int_equal(strlen(l[0]), 19);
+    assert_true(is_timestamp(l[0]));
     assert_string_equal(l[1], "max_port_num=8");
     for (int i = 0; i < 8; i++) {
         check_port_line(f, l[2 + i]);
-        assert_int_equal((int)strtol(l[2 + i], NULL, 10), i + 1);
+        const char *end;
+        assert_int_equal(number(l[2 + i], &end), i + 1);
     }
     assert_non_null(strstr(l[2 + 3], ";Link Down;"));
     /* Logged out when done. */
     assert_int_equal(switch_sim_requests(f->sim, SWITCH_SIM_PAGE_LOGOUT), 1);
     assert_false(switch_sim_session_active(f->sim));
 
-    assert_int_equal(run_ctl(f, PASSWORD, "-s", f->target, (char *)NULL), 0);
+    assert_int_equal(run_ctl(f, PASSWORD, "-s", f->target), 0);
     n = lines(f->out, l, 64);
     assert_int_equal(n, 8);
     for (int i = 0; i < 8; i++)
@@ -213,30 +254,30 @@ static void test_default_and_statsonly(void **state)
 static void test_oneline(void **state)
 {
     struct fix *f = setup("TL-SG105E");
-    assert_int_equal(run_ctl(f, PASSWORD, "-1", f->target, (char *)NULL), 0);
+    assert_int_equal(run_ctl(f, PASSWORD, "-1", f->target), 0);
     char *nl = strchr(f->out, '\n');
     assert_non_null(nl);
     assert_string_equal(nl + 1, "");
     *nl = '\0';
     /* ts,max_port_num, then 7 fields per port */
-    char *fields[64] = {0};
+    char *fields[64] = {NULL};
     int n = 0;
     for (char *save = NULL, *t = strtok_r(f->out, ",", &save); t && n < 64;
          t = strtok_r(NULL, ",", &save))
         fields[n++] = t;
     assert_int_equal(n, 2 + 7 * 5);
-    assert_int_equal(strlen(fields[0]), 19);
+    assert_true(is_timestamp(fields[0]));
     assert_string_equal(fields[1], "5");
     for (unsigned p = 1; p <= 5; p++) {
         char **q = &fields[2 + 7 * (p - 1)];
         const struct switch_sim_port_state *ps = &f->after.ports[p - 1];
-        assert_int_equal((int)strtol(q[0], NULL, 10), p);
-        assert_int_equal((int)strtol(q[1], NULL, 10), ps->enabled);
-        assert_int_equal((int)strtol(q[2], NULL, 10), ps->link);
-        check_counter(f, p, SWITCH_SIM_TX_GOOD, strtoull(q[3], NULL, 10));
-        check_counter(f, p, SWITCH_SIM_TX_BAD, strtoull(q[4], NULL, 10));
-        check_counter(f, p, SWITCH_SIM_RX_GOOD, strtoull(q[5], NULL, 10));
-        check_counter(f, p, SWITCH_SIM_RX_BAD, strtoull(q[6], NULL, 10));
+        assert_int_equal(number(q[0], NULL), p);
+        assert_int_equal(number(q[1], NULL), ps->enabled);
+        assert_int_equal(number(q[2], NULL), ps->link);
+        check_counter(f, p, SWITCH_SIM_TX_GOOD, number(q[3], NULL));
+        check_counter(f, p, SWITCH_SIM_TX_BAD, number(q[4], NULL));
+        check_counter(f, p, SWITCH_SIM_RX_GOOD, number(q[5], NULL));
+        check_counter(f, p, SWITCH_SIM_RX_BAD, number(q[6], NULL));
     }
     teardown(f);
 }
@@ -245,7 +286,7 @@ static void test_json_and_lld(void **state)
 {
     struct fix *f = setup("TL-SG1016DE");
     json_error_t jerr;
-    assert_int_equal(run_ctl(f, PASSWORD, "-j", f->target, (char *)NULL), 0);
+    assert_int_equal(run_ctl(f, PASSWORD, "-j", f->target), 0);
     json_t *arr = json_loads(f->out, 0, &jerr);
     if (!arr)
         fail_msg("-j output is not JSON: %s", jerr.text);
@@ -267,7 +308,7 @@ static void test_json_and_lld(void **state)
     /* Python's json.dumps(indent=2) layout, which essstat users may diff against. */
     assert_int_equal(strncmp(f->out, "[\n  {\n    \"port\": 1,\n    \"state\": ", 33), 0);
 
-    assert_int_equal(run_ctl(f, PASSWORD, "-l", f->target, (char *)NULL), 0);
+    assert_int_equal(run_ctl(f, PASSWORD, "-l", f->target), 0);
     json_t *root = json_loads(f->out, 0, &jerr);
     if (!root)
         fail_msg("-l output is not JSON: %s", jerr.text);
@@ -287,22 +328,21 @@ static void test_single_value(void **state)
 {
     struct fix *f = setup("TL-SG108E");
     assert_int_equal(switch_sim_port_enable(f->sim, 5, false), 0);
-    assert_int_equal(run_ctl(f, PASSWORD, "-P", "5", "-M", "state", f->target, (char *)NULL), 0);
+    assert_int_equal(run_ctl(f, PASSWORD, "-P", "5", "-M", "state", f->target), 0);
     assert_string_equal(f->out, "0\n");
-    assert_int_equal(run_ctl(f, PASSWORD, "-P", "1", "-M", "link_status", f->target, (char *)NULL),
-                     0);
+    assert_int_equal(run_ctl(f, PASSWORD, "-P", "1", "-M", "link_status", f->target), 0);
     char want[16];
     snprintf(want, sizeof want, "%u\n", (unsigned)f->after.ports[0].link);
     assert_string_equal(f->out, want);
-    assert_int_equal(run_ctl(f, PASSWORD, "-P", "1", "-M", "RxGoodPkt", f->target, (char *)NULL),
-                     0);
-    check_counter(f, 1, SWITCH_SIM_RX_GOOD, strtoull(f->out, NULL, 10));
-    assert_int_equal(
-        run_ctl(f, PASSWORD, "--port", "9", "--metric", "state", f->target, (char *)NULL), 1);
+    assert_int_equal(run_ctl(f, PASSWORD, "-P", "1", "-M", "RxGoodPkt", f->target), 0);
+    const char *end;
+    check_counter(f, 1, SWITCH_SIM_RX_GOOD, number(f->out, &end));
+    assert_string_equal(end, "\n");
+    assert_int_equal(run_ctl(f, PASSWORD, "--port", "9", "--metric", "state", f->target), 1);
     assert_non_null(strstr(f->err, "invalid port number"));
-    assert_int_equal(run_ctl(f, PASSWORD, "-P", "1", "-M", "bytes", f->target, (char *)NULL), 1);
+    assert_int_equal(run_ctl(f, PASSWORD, "-P", "1", "-M", "bytes", f->target), 1);
     assert_non_null(strstr(f->err, "invalid metric"));
-    assert_int_equal(run_ctl(f, PASSWORD, "-P", "1", f->target, (char *)NULL), 2);
+    assert_int_equal(run_ctl(f, PASSWORD, "-P", "1", f->target), 2);
     teardown(f);
 }
 
@@ -310,19 +350,26 @@ static void test_info(void **state)
 {
     struct fix *f = setup("TL-SG108PE");
     char *l[16];
-    assert_int_equal(run_ctl(f, PASSWORD, "-i", f->target, (char *)NULL), 0);
+    assert_int_equal(run_ctl(f, PASSWORD, "-i", f->target), 0);
     int n = lines(f->out, l, 16);
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 7);
     assert_string_equal(l[0], "descriStr: lab-switch");
     assert_int_equal(strncmp(l[1], "macStr: ", 8), 0);
-    assert_int_equal(strncmp(l[4], "hardwareStr: TL-SG108PE ", 24), 0);
+    assert_string_equal(l[2], "ipStr: 127.0.0.1");
+    assert_string_equal(l[3], "netmaskStr: 255.255.255.0");
+    assert_string_equal(l[4], "gatewayStr: 0.0.0.0");
+    assert_int_equal(strncmp(l[5], "firmwareStr: ", 13), 0);
+    assert_int_equal(strncmp(l[6], "hardwareStr: TL-SG108PE ", 24), 0);
     assert_int_equal(switch_sim_requests(f->sim, SWITCH_SIM_PAGE_PORT_STATISTICS), 0);
     assert_int_equal(switch_sim_requests(f->sim, SWITCH_SIM_PAGE_SYSTEM_INFO), 1);
 
-    assert_int_equal(run_ctl(f, PASSWORD, "-i", "-j", f->target, (char *)NULL), 0);
+    assert_int_equal(run_ctl(f, PASSWORD, "-i", "-j", f->target), 0);
     json_t *o = json_loads(f->out, 0, NULL);
     assert_non_null(o);
     assert_string_equal(json_string_value(json_object_get(o, "descriStr")), "lab-switch");
+    assert_string_equal(json_string_value(json_object_get(o, "netmaskStr")), "255.255.255.0");
+    assert_string_equal(json_string_value(json_object_get(o, "gatewayStr")), "0.0.0.0");
+    assert_int_equal(json_object_size(o), 7);
     json_decref(o);
     teardown(f);
 }
@@ -330,7 +377,7 @@ static void test_info(void **state)
 static void test_login_refused(void **state)
 {
     struct fix *f = setup("TL-SG108E");
-    assert_int_equal(run_ctl(f, "wrong-password", f->target, (char *)NULL), 1);
+    assert_int_equal(run_ctl(f, "wrong-password", f->target), 1);
     assert_string_equal(f->out, "");
     assert_non_null(strstr(f->err, "login refused: "));
     assert_non_null(strstr(f->err, "wrong user name or password"));
@@ -339,7 +386,7 @@ static void test_login_refused(void **state)
     assert_int_equal(switch_sim_requests(f->sim, SWITCH_SIM_PAGE_LOGON), 1);
 
     switch_sim_set_fault(f->sim, SWITCH_SIM_FAULT_ERRTYPE6);
-    assert_int_equal(run_ctl(f, PASSWORD, f->target, (char *)NULL), 1);
+    assert_int_equal(run_ctl(f, PASSWORD, f->target), 1);
     assert_non_null(strstr(f->err, "factory-reset"));
     assert_int_equal(switch_sim_requests(f->sim, SWITCH_SIM_PAGE_LOGON), 1);
     teardown(f);
@@ -353,12 +400,12 @@ static void test_password_sources(void **state)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, PASSWORD "\n", strlen(PASSWORD) + 1), (ssize_t)strlen(PASSWORD) + 1);
     close(fd);
-    assert_int_equal(run_ctl(f, NULL, "-s", "--password-file", path, f->target, (char *)NULL), 0);
+    assert_int_equal(run_ctl(f, NULL, "-s", "--password-file", path, f->target), 0);
     unlink(path);
-    assert_int_equal(run_ctl(f, NULL, "-s", "--password-file", path, f->target, (char *)NULL), 2);
-    assert_int_equal(run_ctl(f, NULL, "-s", f->target, (char *)NULL), 2);
+    assert_int_equal(run_ctl(f, NULL, "-s", "--password-file", path, f->target), 2);
+    assert_int_equal(run_ctl(f, NULL, "-s", f->target), 2);
     assert_non_null(strstr(f->err, "TPLINK_PASSWORD"));
-    assert_int_equal(run_ctl(f, PASSWORD, "-s", "-u", "root", f->target, (char *)NULL), 1);
+    assert_int_equal(run_ctl(f, PASSWORD, "-s", "-u", "root", f->target), 1);
     teardown(f);
 }
 
@@ -373,7 +420,7 @@ static void test_connect_refused(void **state)
     assert_non_null(other);
     switch_sim_stop(f->sim);
     f->sim = other;
-    assert_int_equal(run_ctl(f, PASSWORD, f->target, (char *)NULL), 1);
+    assert_int_equal(run_ctl(f, PASSWORD, f->target), 1);
     assert_non_null(strstr(f->err, f->target));
     assert_int_equal(switch_sim_requests(f->sim, SWITCH_SIM_PAGE_ALL), 0);
     teardown(f);

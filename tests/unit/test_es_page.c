@@ -84,6 +84,8 @@ static void test_v3_system_info(void **state)
     assert_string_equal(si.firmware, "1.0.0 Build 20160722 Rel.50167");
     assert_string_equal(si.mac, "B0:4E:26:37:E9:59");
     assert_string_equal(si.ip, "192.168.0.99");
+    assert_string_equal(si.netmask, "255.255.255.0");
+    assert_string_equal(si.gateway, "0.0.0.0");
     assert_int_equal(es_classify_page(page, len, "info_ds", NULL), ES_PAGE_DATA);
 
     /* a statistics parse of this page names what is missing */
@@ -165,6 +167,8 @@ static void test_sg108pe_pages(void **state)
     assert_string_equal(si.firmware, "1.0.1 Build 20191204 Rel.71847");
     assert_string_equal(si.mac, "74:DA:88:14:39:CB");
     assert_string_equal(si.ip, "10.0.2.1");
+    assert_string_equal(si.netmask, "255.255.0.0");
+    assert_string_equal(si.gateway, "10.0.0.1");
     free(page);
 
     page = slurp(FIX "sg108pe-v2/PortSettingRpm.html", &len);
@@ -356,6 +360,8 @@ static void test_se2106_main_page(void **state)
     assert_string_equal(si.firmware, "1.8.1 Build 20251128 Rel.57341");
     assert_string_equal(si.mac, "4C:10:D5:00:12:34");
     assert_string_equal(si.ip, "192.168.3.10");
+    assert_string_equal(si.netmask, "255.255.255.0");
+    assert_string_equal(si.gateway, "192.168.3.1");
     /* port_info is not all_info */
     struct es_port_settings ps;
     assert_int_equal(es_parse_port_settings(page, len, &ps, err, sizeof err), -1);
@@ -843,6 +849,8 @@ static void test_system_info_fields(void **state)
     assert_string_equal(si.model, "TL-SG105E");
     assert_string_equal(si.hw_version, "5.0");
     assert_string_equal(si.ip, "");
+    assert_string_equal(si.netmask, "");
+    assert_string_equal(si.gateway, "");
 
     /* a model name with spaces and no revision stays whole */
     static const char spaced[] = "<script>var info_ds = {macStr:['m'],firmwareStr:['f'],"
@@ -867,6 +875,12 @@ static void test_system_info_fields(void **state)
         {"<script>var info_ds = {macStr:['m'],firmwareStr:['f'],hardwareStr:['  ']};</script>",
          "info_ds.hardwareStr missing"},
         {"<script>var info_ds = 'x';</script>", "info_ds is not an object"},
+        {"<script>var info_ds = {macStr:['m'],firmwareStr:['f'],hardwareStr:['h'],"
+         "gatewayStr:[0]};</script>",
+         "info_ds.gatewayStr is not a string"},
+        {"<script>var info_ds = {macStr:['m'],firmwareStr:['f'],hardwareStr:['h'],"
+         "netmaskStr:['0123456789012345678901234567890123456789012345678']};</script>",
+         "info_ds.netmaskStr longer than 47 bytes"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
@@ -889,7 +903,7 @@ static void test_nul_and_encoding(void **state)
     char *copy = malloc(len + 2);
     memcpy(copy + 1, page, len);
     copy[0] = '\0';
-    copy[len + 1] = '\0'; /* for the strstr calls below; the parser gets len + 1 bytes */
+    copy[len + 1] = '\0'; /* for strstr only: the parser gets len + 1 bytes */
     char *meta = strstr(copy + 1, "<meta");
     assert_non_null(meta);
     meta[1] = '\0';

@@ -64,6 +64,12 @@ static int setup(void **state)
     exact[4096] = '\n';
     write_file("exact.pass", exact, sizeof exact, 0600);
     write_file("nul.pass", "ab\0cd", 5, 0600);
+    write_text("kasa.cred", "owner@example.com\n" SECRET "\n");
+    write_text("crlf.cred", "owner@example.com\r\npw\r\n");
+    write_text("bare.cred", "owner@example.com\npw");
+    write_text("one.cred", "owner@example.com\n");
+    write_text("three.cred", "owner@example.com\n" SECRET "\nmore\n");
+    write_text("nouser.cred", "\n" SECRET "\n");
     return 0;
 }
 
@@ -314,11 +320,13 @@ static void test_unknown_keys(void **state)
                     "defaults, plugs, switches");
     expect_error_at("plugs:\n  - {name: a, host: h, colour: red}\n",
                     "inv.yml:2:24:", "unknown key \"colour\"",
-                    "name, host, port, interval, timeout)");
+                    "name, host, port, interval, timeout, transport, protocol, http_port, "
+                    "klap_version, credentials_file)");
     /* A switch key in a plug is unknown there. */
     expect_error_at("plugs:\n  - name: a\n    host: h\n    username: x\n",
                     "inv.yml:4:5:", "unknown key \"username\"",
-                    "(allowed: name, host, port, interval, timeout)");
+                    "(allowed: name, host, port, interval, timeout, transport, protocol, "
+                    "http_port, klap_version, credentials_file)");
     expect_error_at("switches:\n  - {name: a, host: h, password: x, pasword: y}\n",
                     "inv.yml:2:37:", "unknown key \"pasword\"", "password_file");
     expect_error("defaults: {interval: 1m, retries: 3}\n", "inv.yml:1:26:",
@@ -420,6 +428,126 @@ static void test_bad_ports(void **state)
     assert_int_equal(inv.devices[0].port, 65535);
     assert_int_equal(inv.devices[1].port, 1);
     inventory_free(&inv);
+}
+
+static void test_transport(void **state)
+{
+    struct inventory inv;
+    char err[512];
+    assert_int_equal(load("plugs:\n"
+                          "  - {name: a, host: h}\n"
+                          "  - {name: b, host: h, transport: udp}\n"
+                          "  - {name: c, host: h, transport: \"tcp\"}\n",
+                          &inv, err, sizeof err),
+                     0);
+    assert_int_equal(find(&inv, "a")->transport, PLUG_TRANSPORT_TCP);
+    assert_int_equal(find(&inv, "b")->transport, PLUG_TRANSPORT_UDP);
+    assert_int_equal(find(&inv, "c")->transport, PLUG_TRANSPORT_TCP);
+    /* Writing the default out is the same device; switching transport is not. */
+    struct inventory same, other;
+    assert_int_equal(load("plugs: [{name: a, host: h, transport: tcp}]\n", &same, err, sizeof err),
+                     0);
+    assert_int_equal(load("plugs: [{name: a, host: h, transport: udp}]\n", &other, err, sizeof err),
+                     0);
+    assert_true(device_config_equal(find(&inv, "a"), &same.devices[0]));
+    assert_false(device_config_equal(find(&inv, "a"), &other.devices[0]));
+    inventory_free(&inv);
+    inventory_free(&same);
+    inventory_free(&other);
+
+    expect_error("plugs:\n  - name: a\n    host: h\n    transport: UDP\n",
+                 "inv.yml:4:16:", "invalid transport \"UDP\": expected tcp or udp");
+    expect_error("plugs:\n  - {name: a, host: h, transport: klap}\n",
+                 "inv.yml:2:35:", "invalid transport \"klap\": expected tcp or udp");
+    expect_error("plugs:\n  - {name: a, host: h, transport: \"\"}\n",
+                 "inv.yml:2:35:", "invalid transport \"\"");
+    expect_error("plugs:\n  - {name: a, host: h, transport: [udp]}\n",
+                 "inv.yml:2:35:", "transport: expected a string, got a sequence");
+    expect_error("plugs:\n  - {name: a, host: h, transport: ~}\n",
+                 "inv.yml:2:35:", "transport: expected a string, got null");
+    expect_error("plugs:\n  - {name: a, host: h, transport: udp, transport: tcp}\n",
+                 "inv.yml:2:40:", "duplicate key \"transport\"");
+    /* A plug key: switches speak HTTP. */
+    expect_error("switches:\n  - {name: s, host: h, password: x, transport: udp}\n",
+                 "inv.yml:2:37:", "unknown key \"transport\"");
+}
+
+/* protocol, http_port, klap_version and credentials_file: defaults, rules, the account. */
+static void test_protocol_keys(void **state)
+{
+    struct inventory inv;
+    char err[512];
+    if (load("plugs:\n"
+             "  - {name: a, host: h}\n"
+             "  - {name: b, host: h, transport: udp}\n"
+             "  - {name: c, host: h, protocol: klap, http_port: 8080, klap_version: 1,"
+             " credentials_file: kasa.cred}\n"
+             "  - {name: d, host: h, protocol: aes, credentials_file: crlf.cred}\n"
+             "  - {name: e, host: h, protocol: legacy, transport: udp, credentials_file: "
+             "bare.cred}\n",
+             &inv, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    const struct device_config *a = find(&inv, "a"), *b = find(&inv, "b"), *c = find(&inv, "c"),
+                               *d = find(&inv, "d"), *e = find(&inv, "e");
+    assert_int_equal(a->protocol, PLUG_PROTOCOL_AUTO);
+    assert_int_equal(a->http_port, 80);
+    assert_int_equal(a->klap_version, 0);
+    assert_null(a->account_user.bytes);
+    assert_null(a->account_password.bytes);
+    assert_int_equal(b->protocol, PLUG_PROTOCOL_LEGACY); /* udp has no KLAP fallback */
+    assert_int_equal(c->protocol, PLUG_PROTOCOL_KLAP);
+    assert_int_equal(c->http_port, 8080);
+    assert_int_equal(c->klap_version, 1);
+    assert_string_equal(c->account_user.bytes, "owner@example.com");
+    assert_string_equal(c->account_password.bytes, SECRET);
+    assert_int_equal(d->protocol, PLUG_PROTOCOL_AES);
+    assert_string_equal(d->account_user.bytes, "owner@example.com");
+    assert_string_equal(d->account_password.bytes, "pw");
+    assert_string_equal(e->account_password.bytes, "pw");
+    /* The same file again is the same device; another port or version is not. */
+    struct inventory same, other;
+    assert_int_equal(load("plugs: [{name: c, host: h, protocol: klap, http_port: 8080,"
+                          " klap_version: 1, credentials_file: kasa.cred}]\n",
+                          &same, err, sizeof err),
+                     0);
+    assert_int_equal(load("plugs: [{name: c, host: h, protocol: klap, http_port: 8080,"
+                          " klap_version: 2, credentials_file: kasa.cred}]\n",
+                          &other, err, sizeof err),
+                     0);
+    assert_true(device_config_equal(c, &same.devices[0]));
+    assert_false(device_config_equal(c, &other.devices[0]));
+    inventory_free(&same);
+    inventory_free(&other);
+    inventory_free(&inv);
+
+    expect_error("plugs: [{name: a, host: h, protocol: KLAP}]\n",
+                 "inv.yml:1:38:", "invalid protocol \"KLAP\": expected auto, legacy, klap or aes");
+    expect_error("plugs: [{name: a, host: h, protocol: klap, transport: udp}]\n", "inv.yml:1:38:",
+                 "protocol klap runs on TCP; transport: udp needs protocol: legacy");
+    expect_error("plugs: [{name: a, host: h, protocol: auto, transport: udp}]\n",
+                 "inv.yml:1:38:", "protocol auto runs on TCP");
+    expect_error("plugs: [{name: a, host: h, klap_version: 3}]\n",
+                 "inv.yml:1:42:", "invalid klap_version \"3\": expected 1 or 2");
+    expect_error("plugs: [{name: a, host: h, klap_version: \"2\"}]\n",
+                 "inv.yml:1:42:", "invalid klap_version");
+    expect_error("plugs: [{name: a, host: h, klap_version: ~}]\n",
+                 "inv.yml:1:42:", "klap_version: expected an integer, got null");
+    expect_error("plugs: [{name: a, host: h, http_port: 0}]\n",
+                 "inv.yml:1:39:", "invalid http_port \"0\"");
+    expect_error("switches: [{name: s, host: h, password: x, protocol: klap}]\n",
+                 "inv.yml:1:44:", "unknown key \"protocol\"");
+    static const char *const bad[] = {"one.cred", "three.cred", "nouser.cred", "empty.pass",
+                                      "nul.pass"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[200];
+        snprintf(text, sizeof text, "plugs:\n  - name: a\n    host: h\n    credentials_file: %s\n",
+                 bad[i]);
+        expect_error(text, "inv.yml:4:5:", "credentials file");
+    }
+    char want[600];
+    snprintf(want, sizeof want, "cannot read credentials file \"%s/missing.cred\"", tmpdir);
+    expect_error_at("plugs: [{name: a, host: h, credentials_file: missing.cred}]\n",
+                    "inv.yml:1:28:", want, "No such file");
 }
 
 static void test_names_and_hosts(void **state)
@@ -769,6 +897,8 @@ int main(void)
         cmocka_unit_test(test_missing_keys),
         cmocka_unit_test(test_bad_durations),
         cmocka_unit_test(test_bad_ports),
+        cmocka_unit_test(test_transport),
+        cmocka_unit_test(test_protocol_keys),
         cmocka_unit_test(test_names_and_hosts),
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_yaml_errors),
