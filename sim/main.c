@@ -82,9 +82,12 @@ static void usage(FILE *f)
         "  ADDR     a loopback address: 127.x.y.z or [::1]\n"
         "  PORT     0 picks a free port\n"
         "  TEXT     the alias, without commas\n"
-        "  FAULT    none, refuse, hang, garbage or close\n"
+        "  FAULT    none, refuse, hang, garbage, close, drip, truncated, huge_length,\n"
+        "           bad_json, device_error or reset\n"
         "\n"
         "  MODEL    TL-SG105E, TL-SG108E, TL-SG1016DE, TL-SG1024DE, TL-SG108PE, TL-SG1016PE\n"
+        "  a switch FAULT is none, http500, endless_login, slow, users_full, errtype6,\n"
+        "           post_reset or wrong_credentials\n"
         "  DIR      saved pages: DIR/PortStatisticsRpm.htm (SystemInfoRpm.htm,\n"
         "           PortSettingRpm.htm, PoeConfigRpm.htm) is served instead of the\n"
         "           generated page of that name\n"
@@ -216,7 +219,7 @@ static int add_device(struct sim *sim, const char *spec, char **profile_out)
             memcpy(name, opt + 6, len - 6);
             name[len - 6] = '\0';
             if (sim_fault_parse(name, &fault) != 0)
-                why = "unknown fault (none, refuse, hang, garbage, close)";
+                why = "unknown fault (see --help)";
         } else {
             why = "unknown option (alias=, fault=)";
         }

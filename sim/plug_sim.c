@@ -67,6 +67,7 @@ struct conn {
     struct strbuf out;
     size_t out_off;
     bool close_after_flush;
+    ev_timer fault_timer; /* drip: one byte per tick; reset: the RST after a partial reply */
     struct conn *prev, *next;
 };
 
@@ -709,6 +710,7 @@ static void conn_close(struct conn *c)
     struct ev_loop *loop = p->sim->loop;
     ev_io_stop(loop, &c->rio);
     ev_io_stop(loop, &c->wio);
+    ev_timer_stop(loop, &c->fault_timer);
     close(c->fd);
     kasa_frame_reader_free(&c->rd);
     strbuf_free(&c->out);
@@ -766,6 +768,101 @@ static void random_bytes(uint64_t *rng, uint8_t *out, size_t len)
         out[i] = (uint8_t)(rng_next(rng) >> 56);
 }
 
+/* ---- injected faults (enum sim_fault) ---- */
+
+#define SIM_DRIP_PERIOD 1.0  /* s between the bytes of a dripped reply */
+#define SIM_RESET_DELAY 0.05 /* s between a partial reply and the RST, so the bytes go first */
+#define SIM_HUGE_LENGTH 0x7fffffffu
+
+/* The reply text to a request as the fault shapes it, malloc'd; NULL when the request is not
+ * a JSON object (a real plug answers nothing then) or on allocation failure. */
+static char *fault_reply_text(struct plug *p, const uint8_t *body, size_t len)
+{
+    char *reply = plug_handle(p, body, len, false);
+    if (!reply)
+        return NULL;
+    if (p->fault == SIM_FAULT_BAD_JSON) {
+        reply[strlen(reply) / 2] = '\0'; /* an object cut off mid-way */
+    } else if (p->fault == SIM_FAULT_DEVICE_ERROR) {
+        /* -7 "unknown error" is what real plugs answer when a method fails internally. */
+        json_t *j = json_loads(reply, 0, NULL);
+        json_t *sys = json_object_get(j, "system");
+        if (json_is_object(sys))
+            json_object_set_new(sys, "get_sysinfo", err_obj(-7, "unknown error"));
+        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+        json_decref(j);
+        free(reply);
+        reply = s;
+    }
+    return reply;
+}
+
+static void fault_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct conn *c = w->data;
+    if (w->repeat == 0.0) { /* the reset's one-shot */
+        /* SO_LINGER 0 turns close() into an RST. */
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        conn_close(c);
+        return;
+    }
+    if (c->out_off >= c->out.len) { /* flushed at once after the fault was cleared */
+        ev_timer_stop(loop, w);
+        return;
+    }
+    ssize_t n = send(c->fd, c->out.data + c->out_off, 1, MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        conn_close(c);
+        return;
+    }
+    if (n > 0 && ++c->out_off == c->out.len) {
+        strbuf_reset(&c->out);
+        c->out_off = 0;
+        ev_timer_stop(loop, w);
+    }
+}
+
+/* Queues a frame shaped by the plug's fault; false when the connection was closed. */
+static bool conn_fault_reply(struct conn *c, const uint8_t *frame, size_t flen)
+{
+    struct plug *p = c->dev;
+    struct ev_loop *loop = p->sim->loop;
+    switch (p->fault) {
+    case SIM_FAULT_DRIP:
+        /* Bytes already dripping go first; the timer sends whatever is queued. */
+        if (!strbuf_append(&c->out, frame, flen)) {
+            conn_close(c);
+            return false;
+        }
+        if (!ev_is_active(&c->fault_timer)) {
+            ev_timer_set(&c->fault_timer, SIM_DRIP_PERIOD, SIM_DRIP_PERIOD);
+            ev_timer_start(loop, &c->fault_timer);
+        }
+        return true;
+    case SIM_FAULT_TRUNCATED:
+        c->close_after_flush = true;
+        ev_io_stop(loop, &c->rio);
+        return conn_queue(c, frame, 4 + (flen - 4) / 2);
+    case SIM_FAULT_HUGE_LENGTH: {
+        uint8_t junk[4 + 64];
+        uint32_t be = htonl(SIM_HUGE_LENGTH);
+        memcpy(junk, &be, 4);
+        random_bytes(&p->rng, junk + 4, sizeof junk - 4);
+        c->close_after_flush = true;
+        ev_io_stop(loop, &c->rio);
+        return conn_queue(c, junk, sizeof junk);
+    }
+    case SIM_FAULT_RESET:
+        ev_io_stop(loop, &c->rio);
+        ev_timer_set(&c->fault_timer, SIM_RESET_DELAY, 0.0);
+        ev_timer_start(loop, &c->fault_timer);
+        return conn_queue(c, frame, 4 + (flen - 4) / 3);
+    default: /* none, bad_json, device_error: the frame itself is well formed */
+        return conn_queue(c, frame, flen);
+    }
+}
+
 /* One whole request arrived; false when the connection was closed. */
 static bool conn_request(struct conn *c, const uint8_t *body, size_t len)
 {
@@ -781,8 +878,12 @@ static bool conn_request(struct conn *c, const uint8_t *body, size_t len)
         ev_io_stop(p->sim->loop, &c->rio);
         return conn_queue(c, junk, n);
     }
-    case SIM_FAULT_NONE: {
-        char *reply = plug_handle(p, body, len, false);
+    case SIM_FAULT_CLOSE:
+    case SIM_FAULT_REFUSE: /* a connection accepted just before the listener closed */
+        conn_close(c);
+        return false;
+    default: {
+        char *reply = fault_reply_text(p, body, len);
         size_t rlen = reply ? strlen(reply) : 0;
         uint8_t *frame = reply ? malloc(rlen + 4) : NULL;
         size_t flen = frame ? kasa_frame_encode(reply, rlen, frame, rlen + 4) : 0;
@@ -792,14 +893,10 @@ static bool conn_request(struct conn *c, const uint8_t *body, size_t len)
             conn_close(c);
             return false;
         }
-        bool alive = conn_queue(c, frame, flen);
+        bool alive = conn_fault_reply(c, frame, flen);
         free(frame);
         return alive;
     }
-    case SIM_FAULT_CLOSE:
-    default:
-        conn_close(c);
-        return false;
     }
 }
 
@@ -886,8 +983,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         strbuf_init(&c->out, SIM_OUT_MAX);
         ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
         ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
+        ev_init(&c->fault_timer, fault_timer_cb);
         c->rio.data = c;
         c->wio.data = c;
+        c->fault_timer.data = c;
         c->next = p->conns;
         if (p->conns)
             p->conns->prev = c;

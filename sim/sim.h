@@ -12,10 +12,16 @@
 
 enum sim_fault {
     SIM_FAULT_NONE,
-    SIM_FAULT_REFUSE,  /* listening socket closed: connections are refused */
-    SIM_FAULT_HANG,    /* accepts, reads, never answers */
-    SIM_FAULT_GARBAGE, /* answers with random unframed bytes */
-    SIM_FAULT_CLOSE,   /* accepts, reads the request, closes without a reply */
+    SIM_FAULT_REFUSE,       /* listening socket closed: connections are refused */
+    SIM_FAULT_HANG,         /* accepts, reads, never answers */
+    SIM_FAULT_GARBAGE,      /* answers with random unframed bytes */
+    SIM_FAULT_CLOSE,        /* accepts, reads the request, closes without a reply */
+    SIM_FAULT_DRIP,         /* sends the valid reply one byte per second */
+    SIM_FAULT_TRUNCATED,    /* valid length prefix, half the body, then closes */
+    SIM_FAULT_HUGE_LENGTH,  /* a length prefix of 0x7fffffff, a few bytes, then closes */
+    SIM_FAULT_BAD_JSON,     /* a valid frame whose text is cut-off, invalid JSON */
+    SIM_FAULT_DEVICE_ERROR, /* valid JSON, but get_sysinfo answers err_code -1 */
+    SIM_FAULT_RESET,        /* the prefix and part of the body, then a TCP reset */
     SIM_FAULT_COUNT
 };
 

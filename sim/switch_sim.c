@@ -73,7 +73,8 @@ static const char *const page_names[SWITCH_SIM_PAGE_COUNT] = {
 };
 
 static const char *const fault_names[SWITCH_SIM_FAULT_COUNT] = {
-    "none", "http500", "endless_login", "slow", "users_full", "errtype6", "post_reset"};
+    "none",       "http500",  "endless_login", "slow",
+    "users_full", "errtype6", "post_reset",    "wrong_credentials"};
 
 const char *switch_sim_fault_name(enum switch_sim_fault f)
 {
@@ -447,7 +448,7 @@ static int logon(struct switch_sim *sim, const struct req *r, const char *client
     char user[FIELD_MAX], pass[FIELD_MAX];
     if (!form_value(r->body, "username", user, sizeof user) ||
         !form_value(r->body, "password", pass, sizeof pass) || strcmp(user, sim->username) != 0 ||
-        strcmp(pass, sim->password) != 0)
+        strcmp(pass, sim->password) != 0 || sim->fault == SWITCH_SIM_FAULT_WRONG_CREDENTIALS)
         return 1;
     if (sim->fault == SWITCH_SIM_FAULT_USERS_FULL)
         return 3;
@@ -1013,8 +1014,16 @@ unsigned switch_sim_port_count(const struct switch_sim *sim)
 
 void switch_sim_set_fault(struct switch_sim *sim, enum switch_sim_fault fault)
 {
-    if ((unsigned)fault < SWITCH_SIM_FAULT_COUNT)
-        sim->fault = fault;
+    if ((unsigned)fault >= SWITCH_SIM_FAULT_COUNT)
+        return;
+    /* The slowness ends now: held answers go out, freeing the connection slot at once. */
+    while (fault != SWITCH_SIM_FAULT_SLOW && sim->delayed) {
+        ev_timer_stop(sim->loop, &sim->delayed->timer);
+        slow_cb(sim->loop, &sim->delayed->timer, 0);
+    }
+    if (fault == SWITCH_SIM_FAULT_WRONG_CREDENTIALS)
+        sim->session.active = false; /* a password change logs everyone out */
+    sim->fault = fault;
 }
 
 void switch_sim_reboot(struct switch_sim *sim)

@@ -48,6 +48,8 @@ enum switch_sim_fault {
     SWITCH_SIM_FAULT_ERRTYPE6,      /* every known page is the login page with errType 6 */
     SWITCH_SIM_FAULT_POST_RESET,    /* logon.cgi takes effect, then the connection is closed
                                        with no reply (seen on some TL-SG108E builds) */
+    SWITCH_SIM_FAULT_WRONG_CREDENTIALS, /* the password was changed: the session ends and
+                                           logon.cgi answers errType 1 */
     SWITCH_SIM_FAULT_COUNT
 };
 

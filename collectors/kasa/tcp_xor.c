@@ -132,6 +132,12 @@ static void on_readable(struct kasa_transport *t)
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return;
+        if (t->reader.header_len > 0) { /* the device answered in part: as a close would */
+            char detail[160];
+            snprintf(detail, sizeof detail, "%s in the middle of a reply", strerror(errno));
+            answer(t, POLL_ERR_PROTOCOL, detail);
+            return;
+        }
         answer_errno(t, "receive", errno);
         return;
     }
