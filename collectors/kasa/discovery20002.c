@@ -1,4 +1,5 @@
 #include "collectors/kasa/discovery20002.h"
+#include "collectors/kasa/json_err.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -139,7 +140,7 @@ int disc20002_parse_reply(const uint8_t *buf, size_t len, struct disc20002_info 
         json_loadb((const char *)buf + DISC20002_HEADER_LEN, len - DISC20002_HEADER_LEN, 0, &jerr);
     if (!root) {
         set_err(err, errlen, "discovery reply is not JSON (%d:%d: %s)", jerr.line, jerr.column,
-                jerr.text);
+                kasa_json_err_text(&jerr));
         return -1;
     }
     int rc = -1;

@@ -1,4 +1,5 @@
 #include "collectors/kasa/iot_json.h"
+#include "collectors/kasa/json_err.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -322,7 +323,8 @@ enum kasa_parse_status kasa_iot_parse_reply(const char *json, size_t len, struct
     json_error_t jerr;
     json_t *root = json_loadb(json, len, 0, &jerr);
     if (!root) {
-        snprintf(err, errlen, "invalid JSON at byte %d: %s", jerr.position, jerr.text);
+        snprintf(err, errlen, "invalid JSON at byte %d: %s", jerr.position,
+                 kasa_json_err_text(&jerr));
         return KASA_PARSE_PROTOCOL;
     }
     enum kasa_parse_status st = KASA_PARSE_OK;
@@ -359,7 +361,8 @@ enum kasa_parse_status kasa_iot_parse_outlet_meter(const char *json, size_t len,
     json_error_t jerr;
     json_t *root = json_loadb(json, len, 0, &jerr);
     if (!root) {
-        snprintf(err, errlen, "invalid JSON at byte %d: %s", jerr.position, jerr.text);
+        snprintf(err, errlen, "invalid JSON at byte %d: %s", jerr.position,
+                 kasa_json_err_text(&jerr));
         return KASA_PARSE_PROTOCOL;
     }
     enum kasa_parse_status st = KASA_PARSE_OK;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "collectors/kasa/aes_passthrough.h"
+#include "collectors/kasa/json_err.h"
 
 /* Replies stay far below this; larger input is rejected before parsing. */
 #define SMART_REPLY_MAX (1024u * 1024u)
@@ -371,7 +372,8 @@ enum smart_status smart_parse_reply(const char *method, const char *json, size_t
     json_error_t jerr;
     json_t *root = json_loadb(json, len, 0, &jerr);
     if (!root) {
-        set_err(err, errlen, "invalid JSON at %d:%d: %s", jerr.line, jerr.column, jerr.text);
+        set_err(err, errlen, "invalid JSON at %d:%d: %s", jerr.line, jerr.column,
+                kasa_json_err_text(&jerr));
         return SMART_PROTOCOL;
     }
     enum smart_status st;
