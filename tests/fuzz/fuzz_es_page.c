@@ -65,6 +65,8 @@ static void system_info(const char *text, size_t len)
     FUZZ_CHECK_STR(si.firmware);
     FUZZ_CHECK_STR(si.mac);
     FUZZ_CHECK_STR(si.ip);
+    FUZZ_CHECK_STR(si.netmask);
+    FUZZ_CHECK_STR(si.gateway);
 }
 
 static void port_settings(const char *text, size_t len)

@@ -1,10 +1,10 @@
 /* libFuzzer target: inventory_load_string, the YAML inventory from memory.
  *
- * Relative password_file paths resolve against an empty directory made once per process,
- * so they fail cleanly. Absolute paths are left alone: the loader opens them read-only and
- * non-blocking, takes regular files only, reads at most a few KiB and never puts the
- * content in a message, so a mutated path such as /etc/hostname is harmless (the input is
- * only less reproducible on another machine). */
+ * Relative password_file and credentials_file paths resolve against an empty directory made once
+ * per process, so they fail cleanly. Absolute paths are left alone: the loader opens them read-only
+ * and non-blocking, takes regular files only, reads at most a few KiB and never puts the content in
+ * a message, so a mutated path such as /etc/hostname is harmless (the input is only less
+ * reproducible on another machine). */
 #include <unistd.h>
 
 #include "config/inventory.h"
@@ -40,6 +40,13 @@ static void check_device(const struct inventory *inv, const struct device_config
     FUZZ_CHECK(d->line >= 1);
     if (d->kind == DEVICE_SWITCH)
         FUZZ_CHECK(d->username && d->password.bytes && d->password.len >= 1);
+    FUZZ_CHECK(d->transport == PLUG_TRANSPORT_TCP || d->transport == PLUG_TRANSPORT_UDP);
+    FUZZ_CHECK(d->protocol >= PLUG_PROTOCOL_AUTO && d->protocol <= PLUG_PROTOCOL_AES);
+    FUZZ_CHECK(d->klap_version >= 0 && d->klap_version <= 2);
+    if (d->kind == DEVICE_PLUG)
+        FUZZ_CHECK(d->http_port != 0);
+    /* No credentials file can be read here (relative paths lead to an empty folder). */
+    FUZZ_CHECK(d->account_user.len == 0 || d->credentials_file);
     FUZZ_CHECK(device_config_equal(d, d) == 1);
     (void)inv;
 }

@@ -1,7 +1,9 @@
 /* libFuzzer target: smart_parse_reply, the SMART JSON protocol's replies (after KLAP or AES
- * decryption). Byte 0 picks the method the reply answers (one this codec reads, a
- * multipleRequest, or one it ignores); the rest is the reply. */
+ * decryption), and on the same reply the plug collector's smart_plug_parse and
+ * smart_plug_reply_shape. Byte 0 picks the method the reply answers (one this codec reads,
+ * a multipleRequest, or one it ignores); the rest is the reply. */
 #include "collectors/kasa/smart_json.h"
+#include "collectors/kasa/smart_plug.h"
 #include "tests/fuzz/iot_check.h"
 
 static const char *const methods[] = {"get_device_info", "get_energy_usage", "get_emeter_data",
@@ -35,5 +37,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(!r.has_month_energy || isfinite(r.month_energy_j));
     const unsigned all = SMART_GET_DEVICE_INFO | SMART_GET_ENERGY_USAGE | SMART_GET_EMETER_DATA;
     FUZZ_CHECK((r.got & ~all) == 0 && (r.unsupported & ~all) == 0);
+
+    struct smart_plug sp = {.unsupported = 0, .terminal_uuid = "00"};
+    struct smart_reading pr;
+    char detail[256];
+    memset(detail, 'x', sizeof detail);
+    enum poll_status ps =
+        smart_plug_parse(&sp, method, (const char *)data + 1, size - 1, &pr, detail, sizeof detail);
+    FUZZ_CHECK(ps >= POLL_OK && ps < POLL_STATUS_COUNT);
+    fuzz_check_err(detail, sizeof detail);
+    FUZZ_CHECK(ps != POLL_OK || (pr.got & SMART_GET_DEVICE_INFO));
+    FUZZ_CHECK((sp.unsupported & SMART_GET_DEVICE_INFO) == 0); /* never forgotten */
+    FUZZ_CHECK(ps != POLL_OK || st == SMART_OK || st == SMART_UNSUPPORTED);
+    bool shape = smart_plug_reply_shape((const char *)data + 1, size - 1);
+    /* A reply without the SMART shape never parses as one. */
+    FUZZ_CHECK(shape || ps != POLL_OK);
     return 0;
 }

@@ -72,6 +72,29 @@ def plugs():
     write("iot_json", "emeter-unsupported", b'{"emeter":{"err_code":-2001,"err_msg":"no"}}')
     write("iot_json", "v1-floats", b'{"emeter":{"get_realtime":{"current":0.1,"voltage":230.5,'
           b'"power":12.25,"total":1.5,"err_code":0}}}')
+    # discovery: replies separated by NUL bytes
+    both = [replies(prof)["both"] for _, prof in profiles()]
+    write("discovery", "profiles", b"\0".join(both))
+    write("discovery", "strip", compact({"system": {"get_sysinfo": {
+        "alias": "Büro \u2028 \"x\" \\ strip", "model": "HS300(US)", "mac": "AA:BB:CC:DD:EE:FF",
+        "deviceId": "80061234", "child_num": 6, "children": [
+            {"id": "8006123400", "state": 1, "alias": "a", "on_time": 5},
+            {"id": "01", "state": 0, "alias": "b"}], "feature": "TIM:ENE"}}}) + b"\0" +
+        compact({"system": {"get_sysinfo": {"alias": "", "mac": "aa-bb-cc-00-11-22"}}}))
+    write("iot_json", "strip", compact({"system": {"get_sysinfo": {
+        "alias": "strip", "model": "HS300(US)", "deviceId": "8006ABCD", "feature": "TIM:ENE",
+        "led_off": 0, "updating": 0, "children": [
+            {"id": "8006ABCD00", "state": 1, "alias": "one", "on_time": 5},
+            {"id": "8006ABCD01", "state": 0, "alias": "two", "on_time": 0}]}},
+        "cnCloud": {"get_info": {"binded": 1, "err_code": 0}}}))
+    write("iot_json", "strip-udp-ids", compact({"system": {"get_sysinfo": {
+        "model": "KP303(UK)", "deviceId": "8006ABCD", "children": [
+            {"id": "00", "state": 1}, {"id": "1", "state": 1}, {"id": "02", "state": 0}]}}}))
+    write("iot_json", "outlet-meter", b'{"emeter":{"get_realtime":{"voltage_mv":120368,'
+          b'"current_ma":10,"power_mw":900,"total_wh":5,"err_code":0}}}')
+    write("set_cookie", "klap", b" TP_SESSIONID=0123456789ABCDEF;TIMEOUT=86400\r\n")
+    write("set_cookie", "aes", b" SESSIONID=\"abc\"; Path=/; HttpOnly\r\n"
+          b" TIMEOUT=1440\r\n")
     write("kasa_frame", "too-long", b"\x00\x01\x00\x01\x00\x01xyz")
     write("kasa_frame", "empty-frame", b"\x00\x03\x00\x00\x00\x00" + frame(b"{}"))
 
@@ -177,6 +200,10 @@ def inventory():
     write("inventory", "duplicate", "plugs:\n  - {name: a, host: h}\n  - {name: a, host: g}\n")
     write("inventory", "timing", "defaults:\n  interval: 1s\nplugs:\n"
           "  - {name: a, host: h, timeout: 2s}\n")
+    write("inventory", "plug-protocols", "plugs:\n  - {name: a, host: h, transport: udp}\n"
+          "  - {name: b, host: h, protocol: klap, http_port: 8080, klap_version: 2,"
+          " credentials_file: k.cred}\n  - {name: c, host: h, protocol: aes}\n"
+          "  - {name: d, host: h, protocol: legacy, transport: tcp}\n")
     write("inventory", "bad-utf8", b"plugs:\n  - {name: \xff, host: h}\n")
 
 

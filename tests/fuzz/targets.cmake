@@ -4,7 +4,8 @@
 # and the folders in FUZZ_SEEDS_NAME (relative to the source root). FUZZ_MAXLEN_NAME is
 # libFuzzer's -max_len, FUZZ_DICT_NAME a dictionary in tests/fuzz/ (optional).
 set(TPLINK_FUZZ_TARGETS
-    kasa_frame iot_json smart_json disc20002 klap aes es_page es_js inventory duration)
+    kasa_frame iot_json smart_json disc20002 discovery klap aes set_cookie es_page es_js inventory
+    duration)
 
 set(FUZZ_MAXLEN_kasa_frame 70000) # one frame up to KASA_FRAME_MAX, and then some
 set(FUZZ_DICT_kasa_frame iot.dict)
@@ -15,9 +16,13 @@ set(FUZZ_MAXLEN_smart_json 16384)
 set(FUZZ_DICT_smart_json smart.dict)
 set(FUZZ_MAXLEN_disc20002 8300) # past DISC20002_REPLY_MAX
 set(FUZZ_DICT_disc20002 smart.dict)
+set(FUZZ_MAXLEN_discovery 8192)
+set(FUZZ_DICT_discovery iot.dict)
 set(FUZZ_MAXLEN_klap 4096)
 set(FUZZ_MAXLEN_aes 4096)
 set(FUZZ_DICT_aes smart.dict)
+set(FUZZ_MAXLEN_set_cookie 1024)
+set(FUZZ_DICT_set_cookie cookie.dict)
 set(FUZZ_MAXLEN_es_page 12288) # real pages are 3-11 KB; longer inputs only slow it down
 set(FUZZ_DICT_es_page easysmart.dict)
 set(FUZZ_SEEDS_es_page tests/fixtures/easy-smart)
