@@ -32,6 +32,9 @@ struct label {
 struct expo;
 
 struct expo *expo_new(const struct metric_table *tables, size_t ntables);
+/* Empties the builder for another exposition over the same tables, keeping its buffers:
+ * the daemon renders into one builder again and again, without fresh memory each time. */
+void expo_reset(struct expo *e);
 void expo_free(struct expo *e);
 /* Adds one sample. A family not in the builder's tables is a programming error and is
  * dropped with a log line rather than producing invalid output. */

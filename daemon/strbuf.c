@@ -50,6 +50,29 @@ static bool reserve(struct strbuf *b, size_t extra)
     return true;
 }
 
+bool strbuf_reserve(struct strbuf *b, size_t extra)
+{
+    if (b->overflow)
+        return false;
+    if (extra > b->limit - b->len) {
+        b->overflow = true;
+        return false;
+    }
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return true;
+    char *p = realloc(b->data, need);
+    if (!p) {
+        b->overflow = true;
+        return false;
+    }
+    if (!b->data)
+        p[0] = '\0';
+    b->data = p;
+    b->cap = need;
+    return true;
+}
+
 bool strbuf_append(struct strbuf *b, const void *data, size_t len)
 {
     if (!reserve(b, len))

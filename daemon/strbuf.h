@@ -19,6 +19,10 @@ struct strbuf {
 void strbuf_init(struct strbuf *b, size_t limit);
 void strbuf_free(struct strbuf *b);
 void strbuf_reset(struct strbuf *b);
+/* Makes room for extra more bytes (and the NUL) in one allocation of exactly that size when
+ * the buffer must grow, so a caller that knows its output size pays for no doubling and no
+ * unused tail. False (and overflow set) past the limit or when out of memory. */
+bool strbuf_reserve(struct strbuf *b, size_t extra);
 bool strbuf_append(struct strbuf *b, const void *data, size_t len);
 bool strbuf_puts(struct strbuf *b, const char *s);
 bool strbuf_putc(struct strbuf *b, char c);

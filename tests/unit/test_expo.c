@@ -136,6 +136,77 @@ static void test_bounded_output(void **state)
     expo_free(e);
 }
 
+/* The builder's tables may come from a caller's stack: it keeps its own copy. */
+static struct expo *new_from_stack_tables(void)
+{
+    const struct metric_table tables[] = {{fam_a, 2}, {fam_b, 1}};
+    return expo_new(tables, 2);
+}
+
+/* A reset builder renders the next exposition exactly as a fresh one would: nothing of the
+ * previous samples, families that are empty now left out. */
+static void test_reset_reuses_builder(void **state)
+{
+    struct expo *e = new_from_stack_tables();
+    assert_non_null(e);
+    for (int i = 0; i < 200; i++)
+        expo_sample_dev(e, &fam_a[0], "before", i);
+    expo_sample_dev(e, &fam_b[0], "before", 1);
+    assert_non_null(strstr(render(e), "t_up{device=\"before\"} 199\n"));
+
+    expo_reset(e);
+    expo_sample_dev(e, &fam_b[0], "after", 7);
+    assert_string_equal(render(e), "# HELP t_bytes_total Bytes.\n"
+                                   "# TYPE t_bytes_total counter\n"
+                                   "t_bytes_total{device=\"after\"} 7\n");
+    expo_reset(e);
+    struct strbuf out;
+    strbuf_init(&out, 0);
+    assert_true(expo_render(e, &out));
+    assert_int_equal(out.len, 0);
+    strbuf_free(&out);
+    expo_free(e);
+}
+
+/* The output is allocated once, at its exact size, and appended after what out held. */
+static void test_render_sized_once(void **state)
+{
+    const struct metric_table tables[] = {{fam_a, 2}, {fam_b, 1}};
+    struct expo *e = expo_new(tables, 2);
+    for (int i = 0; i < 1000; i++)
+        expo_sample_dev(e, i % 2 ? &fam_a[0] : &fam_b[0], "a-device-name", i * 0.25);
+    struct strbuf out;
+    strbuf_init(&out, 0);
+    assert_true(strbuf_puts(&out, "prefix\n"));
+    assert_true(expo_render(e, &out));
+    assert_int_equal(out.cap, out.len + 1);
+    assert_int_equal(strncmp(out.data, "prefix\n# HELP t_up ", 19), 0);
+    assert_int_equal(out.data[out.len - 1], '\n');
+    assert_int_equal(strlen(out.data), out.len);
+    strbuf_free(&out);
+    expo_free(e);
+}
+
+static void test_strbuf_reserve(void **state)
+{
+    struct strbuf b;
+    strbuf_init(&b, 100);
+    assert_true(strbuf_reserve(&b, 40));
+    assert_int_equal(b.cap, 41);
+    assert_string_equal(b.data, "");
+    char *p = b.data;
+    for (int i = 0; i < 40; i++)
+        assert_true(strbuf_putc(&b, 'x'));
+    assert_ptr_equal(b.data, p);         /* no growth within the reservation */
+    assert_true(strbuf_reserve(&b, 10)); /* grows exactly */
+    assert_int_equal(b.cap, 51);
+    assert_false(strbuf_reserve(&b, 61)); /* past the limit of 100 */
+    assert_true(b.overflow);
+    assert_false(strbuf_putc(&b, 'y'));
+    assert_int_equal(b.len, 40);
+    strbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +216,9 @@ int main(void)
         cmocka_unit_test(test_grouping_golden),
         cmocka_unit_test(test_unregistered_family_dropped),
         cmocka_unit_test(test_bounded_output),
+        cmocka_unit_test(test_reset_reuses_builder),
+        cmocka_unit_test(test_render_sized_once),
+        cmocka_unit_test(test_strbuf_reserve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
