@@ -336,6 +336,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "render_bench: %s\n", err);
         return 1;
     }
+    d.min_render_interval_s = 0; /* every iteration is a cold render */
     daemon_start_polling(&d);
     ev_timer stop;
     ev_timer_init(&stop, stop_cb, 1.05, 0.);

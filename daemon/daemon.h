@@ -46,11 +46,18 @@ struct daemon {
     struct device *devices;
     size_t n_devices;
 
-    struct scrape_body *body; /* the cached exposition, until a poll ends */
-    bool dirty;
-    uint64_t renders; /* how often the cache was rebuilt */
-    ev_tstamp last_render;
+    struct scrape_body *body;     /* the cached exposition (see daemon_exposition) */
+    bool dirty;                   /* a poll ended since body was rendered */
+    uint64_t renders;             /* how often the cache was rebuilt */
+    ev_tstamp last_render;        /* loop time (ev_now) of that render */
+    double min_render_interval_s; /* DAEMON_MIN_RENDER_INTERVAL_S unless set after init */
+    struct expo *scratch;         /* the per-family buffers, kept from one render to the next */
 };
+
+/* Under continuous polling some poll ends every few milliseconds; rendering (and gzipping)
+ * at most once a second bounds the work a scrape can cost while keeping served values
+ * at most that much older than the data. */
+#define DAEMON_MIN_RENDER_INTERVAL_S 1.0
 
 /* Creates the collectors' state for every device of inv (taken over by the daemon).
  * Returns 0, or -1 with one line naming the device in err. */
@@ -64,9 +71,11 @@ void daemon_start_polling(struct daemon *d);
 void daemon_shutdown_sessions(struct daemon *d);
 void daemon_free(struct daemon *d);
 
-/* The exposition of the latest readings; re-rendered only when something changed.
- * Borrowed: take a reference to keep it beyond the current callback. NULL only when out of
- * memory. */
+/* The exposition of the latest readings. Rendered again only when something changed (a
+ * poll ended, or readings crossed their freshness limit) and then at most once per
+ * min_render_interval_s of loop time (0: on every change); within the interval the cached
+ * body, and its gzip form, is served as it is. Borrowed: take a reference to keep it beyond
+ * the current callback. NULL only when out of memory. */
 struct scrape_body *daemon_exposition(struct daemon *d);
 
 /* Exposed for tests. */

@@ -15,6 +15,7 @@
 struct options {
     const char *config_file;
     const char *listen;
+    double min_render_interval_s;
     bool demo;
     bool check_config;
 };
@@ -25,6 +26,10 @@ static void usage(FILE *out)
                  "Prometheus exporter for TP-Link Easy Smart switches and Kasa smart plugs.\n\n"
                  "  --config.file=FILE          inventory of devices (YAML)\n"
                  "  --web.listen-address=ADDR   where to serve /metrics (default :9321)\n"
+                 "  --web.min-render-interval=DURATION\n"
+                 "                              render /metrics at most once per DURATION;\n"
+                 "                              scrapes meanwhile get the cached text (default\n"
+                 "                              1s; 0 renders on every change of data)\n"
                  "  --log.level=LEVEL           error, warn, info or debug (default info)\n"
                  "  --demo                      poll built-in simulated devices on loopback\n"
                  "  --check-config              validate --config.file and exit 0 or 1\n"
@@ -64,6 +69,16 @@ static int parse_flags(int argc, char **argv, struct options *o)
             o->config_file = v;
         } else if ((v = flag_value(argc, argv, &i, "--web.listen-address", &m)) || m) {
             o->listen = v;
+        } else if ((v = flag_value(argc, argv, &i, "--web.min-render-interval", &m)) || m) {
+            if (strcmp(v, "0") != 0 && duration_parse(v, &o->min_render_interval_s) < 0) {
+                fprintf(stderr,
+                        "tplink_exporter: --web.min-render-interval must be a duration such "
+                        "as 1s or 500ms, or 0, not \"%s\"\n",
+                        v);
+                return 2;
+            }
+            if (strcmp(v, "0") == 0)
+                o->min_render_interval_s = 0;
         } else if ((v = flag_value(argc, argv, &i, "--log.level", &m)) || m) {
             enum log_level level;
             if (!log_parse_level(v, &level)) {
@@ -143,7 +158,7 @@ static void end_sessions(struct daemon *d)
 
 int main(int argc, char **argv)
 {
-    struct options o = {.listen = ":9321"};
+    struct options o = {.listen = ":9321", .min_render_interval_s = DAEMON_MIN_RENDER_INTERVAL_S};
     int rc = parse_flags(argc, argv, &o);
     if (rc)
         return rc;
@@ -182,6 +197,7 @@ int main(int argc, char **argv)
 
     struct daemon d;
     rc = daemon_init(&d, loop, &inv, err, sizeof err);
+    d.min_render_interval_s = o.min_render_interval_s;
     struct http_server *http = rc == 0 ? http_start(&d, o.listen, err, sizeof err) : NULL;
     if (!http) {
         fprintf(stderr, "tplink_exporter: %s\n", err);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "daemon/daemon.h"
+#include "daemon/expo.h"
 #include "daemon/log.h"
 
 #define LOG_REPEAT_S 60.0
@@ -115,6 +116,7 @@ int daemon_init_with(struct daemon *d, struct ev_loop *loop, struct inventory *i
     d->inv = *inv;
     memset(inv, 0, sizeof *inv);
     d->dirty = true;
+    d->min_render_interval_s = DAEMON_MIN_RENDER_INTERVAL_S;
     d->devices = calloc(d->inv.n_devices ? d->inv.n_devices : 1, sizeof *d->devices);
     if (!d->devices) {
         snprintf(err, errlen, "out of memory");
@@ -181,6 +183,7 @@ void daemon_free(struct daemon *d)
     }
     free(d->devices);
     scrape_body_unref(d->body);
+    expo_free(d->scratch);
     inventory_free(&d->inv);
     memset(d, 0, sizeof *d);
 }

@@ -1,6 +1,7 @@
 /* The exposition: health and info series owned by the core, then each collector's own
  * families, built afresh from current state so a device that left the inventory leaves
- * no series behind. Rendered at most once per change of data. */
+ * no series behind. Rendered at most once per change of data, and at most once per
+ * minimum render interval (see daemon_exposition). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -78,45 +79,68 @@ static void emit_device(struct expo *e, const struct device *dev, ev_tstamp now)
 
 static bool render(struct daemon *d, struct strbuf *out)
 {
-    struct metric_table tables[MAX_TABLES];
-    struct expo *e = expo_new(tables, metric_tables(d, tables));
-    if (!e)
-        return false;
+    if (!d->scratch) {
+        struct metric_table tables[MAX_TABLES];
+        d->scratch = expo_new(tables, metric_tables(d, tables));
+        if (!d->scratch)
+            return false;
+    }
+    struct expo *e = d->scratch;
+    expo_reset(e);
     struct label build[2] = {{"version", TPLINK_VERSION}, {"revision", TPLINK_REVISION}};
     expo_sample(e, &core_families[C_BUILD_INFO], build, 2, 1);
     ev_tstamp now = ev_now(d->loop);
     for (size_t i = 0; i < d->n_devices; i++)
         emit_device(e, &d->devices[i], now);
-    bool ok = expo_render(e, out);
-    expo_free(e);
-    return ok;
+    return expo_render(e, out);
+}
+
+/* Whether a device's readings went stale since the last render: they must leave the
+ * exposition even though no poll ended. */
+static bool stale_edge(const struct daemon *d, ev_tstamp now)
+{
+    for (size_t i = 0; i < d->n_devices; i++) {
+        const struct device *dev = &d->devices[i];
+        if (dev->last_success_unix > 0 && !device_readings_fresh(dev, now) &&
+            dev->last_success_mono + 2.0 * dev->cfg->interval_s > d->last_render)
+            return true;
+    }
+    return false;
+}
+
+/* The rule: no body yet, render. Otherwise render only when something changed (a poll
+ * ended: dirty; or readings went stale) and at least min_render_interval_s has passed since
+ * the last render; a scrape before that serves the cached bytes (and their gzip form), so
+ * they are at most that much older than the data, and readings leave at most that much
+ * after their freshness limit. Loop time running backwards counts as the interval passed. */
+static bool must_render(const struct daemon *d, ev_tstamp now)
+{
+    if (!d->body)
+        return true;
+    ev_tstamp since = now - d->last_render;
+    if (since >= 0 && since < d->min_render_interval_s)
+        return false;
+    return d->dirty || stale_edge(d, now);
 }
 
 struct scrape_body *daemon_exposition(struct daemon *d)
 {
-    /* Freshness depends on time as well as on polls: re-check it even when no poll ended. */
-    bool stale_edge = false;
     ev_tstamp now = ev_now(d->loop);
-    for (size_t i = 0; i < d->n_devices && !stale_edge; i++) {
-        const struct device *dev = &d->devices[i];
-        stale_edge = dev->last_success_unix > 0 && !device_readings_fresh(dev, now) &&
-                     dev->last_success_mono + 2.0 * dev->cfg->interval_s > d->last_render;
-    }
-    if (d->dirty || stale_edge || !d->body) {
-        struct strbuf out;
-        strbuf_init(&out, 0);
-        if (!render(d, &out))
-            log_msg(LOG_ERROR, NULL, "exposition exceeds its size bound; output truncated");
-        size_t len = out.len;
-        char *text = out.data ? out.data : calloc(1, 1);
-        struct scrape_body *b = text ? scrape_body_new(text, len) : NULL;
-        if (!b)
-            return d->body; /* out of memory: serve the previous one */
-        scrape_body_unref(d->body);
-        d->body = b;
-        d->dirty = false;
-        d->last_render = now;
-        d->renders++;
-    }
+    if (!must_render(d, now))
+        return d->body;
+    struct strbuf out;
+    strbuf_init(&out, 0);
+    if (!render(d, &out))
+        log_msg(LOG_ERROR, NULL, "exposition exceeds its size bound; output truncated");
+    size_t len = out.len;
+    char *text = out.data ? out.data : calloc(1, 1);
+    struct scrape_body *b = text ? scrape_body_new(text, len) : NULL;
+    if (!b)
+        return d->body; /* out of memory: serve the previous one */
+    scrape_body_unref(d->body);
+    d->body = b;
+    d->dirty = false;
+    d->last_render = now;
+    d->renders++;
     return d->body;
 }

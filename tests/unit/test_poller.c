@@ -170,6 +170,7 @@ static void test_stale_readings_disappear(void **state)
     struct daemon d;
     char err[256];
     assert_int_equal(daemon_init_with(&d, loop, &inv, fake_registry, err, sizeof err), 0);
+    d.min_render_interval_s = 0; /* every scrape sees the latest poll */
     daemon_start_polling(&d);
     run_for(loop, 0.25);
     assert_non_null(strstr(metrics(&d), "tplink_fake_value{device=\"dev0\"}"));
@@ -197,6 +198,8 @@ static void test_render_cached_until_change(void **state)
     struct daemon d;
     char err[256];
     assert_int_equal(daemon_init_with(&d, loop, &inv, fake_registry, err, sizeof err), 0);
+    assert_true(d.min_render_interval_s == DAEMON_MIN_RENDER_INTERVAL_S);
+    d.min_render_interval_s = 0; /* 0: render on every change, never more */
     metrics(&d);
     uint64_t renders = d.renders;
     metrics(&d);
@@ -204,6 +207,92 @@ static void test_render_cached_until_change(void **state)
     assert_int_equal(d.renders, renders);
     d.dirty = true;
     metrics(&d);
+    assert_int_equal(d.renders, renders + 1);
+    d.dirty = true;
+    metrics(&d);
+    assert_int_equal(d.renders, renders + 2);
+    daemon_free(&d);
+    ev_loop_destroy(loop);
+}
+
+/* The minimum render interval, in loop time: ev_now stands still between loop runs, so
+ * "within the interval" is exact here, and run_for makes at least its time pass. */
+static void test_min_render_interval(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    static const char *const hosts[] = {"ok"};
+    struct inventory inv;
+    make_inventory(&inv, hosts, 1, 60, 1);
+    struct daemon d;
+    char err[256];
+    assert_int_equal(daemon_init_with(&d, loop, &inv, fake_registry, err, sizeof err), 0);
+    d.min_render_interval_s = 0.2;
+
+    struct scrape_body *first = daemon_exposition(&d); /* no body yet: renders */
+    assert_non_null(first);
+    assert_int_equal(d.renders, 1);
+    const unsigned char *gz1, *gz2;
+    size_t gz1_len, gz2_len;
+    assert_true(scrape_body_gzip(first, &gz1, &gz1_len));
+
+    /* A poll ends within the interval: the same body, and the same gzip bytes, are served. */
+    d.dirty = true;
+    assert_ptr_equal(daemon_exposition(&d), first);
+    assert_ptr_equal(daemon_exposition(&d), first);
+    assert_true(scrape_body_gzip(first, &gz2, &gz2_len));
+    assert_ptr_equal(gz1, gz2);
+    assert_int_equal(d.renders, 1);
+    assert_true(d.dirty);
+
+    /* The first scrape after the interval renders the change, once. */
+    run_for(loop, 0.25);
+    struct scrape_body *second = daemon_exposition(&d);
+    assert_ptr_not_equal(second, first);
+    assert_int_equal(d.renders, 2);
+    assert_false(d.dirty);
+    run_for(loop, 0.25);
+    assert_ptr_equal(daemon_exposition(&d), second); /* past the interval, nothing changed */
+    assert_int_equal(d.renders, 2);
+
+    /* Loop time that ran backwards (a clock step) does not freeze the cache. */
+    d.last_render = ev_now(loop) + 3600;
+    d.dirty = true;
+    daemon_exposition(&d);
+    assert_int_equal(d.renders, 3);
+    daemon_free(&d);
+    ev_loop_destroy(loop);
+}
+
+/* Readings that go stale leave the exposition without any poll ending, after the interval
+ * like any other change. */
+static void test_stale_edge_with_min_interval(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    static const char *const hosts[] = {"ok"};
+    struct inventory inv;
+    make_inventory(&inv, hosts, 1, 0.1, 0.05);
+    struct daemon d;
+    char err[256];
+    assert_int_equal(daemon_init_with(&d, loop, &inv, fake_registry, err, sizeof err), 0);
+    daemon_start_polling(&d);
+    run_for(loop, 0.25);
+    ev_timer_stop(loop, &d.devices[0].tick); /* no more polls: nothing marks the data dirty */
+    d.min_render_interval_s = 0.15;
+    assert_non_null(strstr(metrics(&d), "tplink_fake_value{device=\"dev0\"}"));
+    assert_false(d.dirty);
+    uint64_t renders = d.renders;
+
+    run_for(loop, 0.3);             /* past two intervals of 0.1 s: the readings are stale now */
+    d.min_render_interval_s = 1000; /* still within the interval: the cached text stays */
+    assert_non_null(strstr(metrics(&d), "tplink_fake_value{device=\"dev0\"}"));
+    assert_int_equal(d.renders, renders);
+
+    d.min_render_interval_s = 0.15; /* 0.3 s have passed: the stale edge renders */
+    assert_null(strstr(metrics(&d), "tplink_fake_value"));
+    assert_non_null(strstr(metrics(&d), "tplink_up{device=\"dev0\",kind=\"plug\"} 1\n"));
+    assert_int_equal(d.renders, renders + 1);
+    run_for(loop, 0.2);
+    metrics(&d); /* the edge is behind: no render again */
     assert_int_equal(d.renders, renders + 1);
     daemon_free(&d);
     ev_loop_destroy(loop);
@@ -231,6 +320,8 @@ int main(void)
         cmocka_unit_test(test_health_and_deadline),
         cmocka_unit_test(test_stale_readings_disappear),
         cmocka_unit_test(test_render_cached_until_change),
+        cmocka_unit_test(test_min_render_interval),
+        cmocka_unit_test(test_stale_edge_with_min_interval),
         cmocka_unit_test(test_first_poll_spread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
