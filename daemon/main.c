@@ -60,6 +60,22 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name, b
     return NULL;
 }
 
+/* A Prometheus duration, or zero ("0", "0s", "0ms" …), which duration_parse refuses. */
+static int parse_interval(const char *v, double *seconds)
+{
+    if (duration_parse(v, seconds) == 0)
+        return 0;
+    size_t zeros = strspn(v, "0");
+    static const char *const units[] = {"", "ms", "s", "m", "h", "d", "w", "y"};
+    for (size_t i = 0; zeros && i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(v + zeros, units[i]) == 0) {
+            *seconds = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static int parse_flags(int argc, char **argv, struct options *o)
 {
     for (int i = 1; i < argc; i++) {
@@ -70,15 +86,13 @@ static int parse_flags(int argc, char **argv, struct options *o)
         } else if ((v = flag_value(argc, argv, &i, "--web.listen-address", &m)) || m) {
             o->listen = v;
         } else if ((v = flag_value(argc, argv, &i, "--web.min-render-interval", &m)) || m) {
-            if (strcmp(v, "0") != 0 && duration_parse(v, &o->min_render_interval_s) < 0) {
+            if (parse_interval(v, &o->min_render_interval_s) < 0) {
                 fprintf(stderr,
                         "tplink_exporter: --web.min-render-interval must be a duration such "
                         "as 1s or 500ms, or 0, not \"%s\"\n",
                         v);
                 return 2;
             }
-            if (strcmp(v, "0") == 0)
-                o->min_render_interval_s = 0;
         } else if ((v = flag_value(argc, argv, &i, "--log.level", &m)) || m) {
             enum log_level level;
             if (!log_parse_level(v, &level)) {
