@@ -4,7 +4,6 @@
  * the wrong ones) are written here. */
 #include "sim/klap_sim.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
