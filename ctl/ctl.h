@@ -12,7 +12,10 @@ int ctl_plug_main(int argc, char **argv);
 int ctl_switch_main(int argc, char **argv);
 int ctl_discover_main(int argc, char **argv);
 
-/* "host", "host:port", "[v6]" or "[v6]:port"; the port is def when not given. 0 or -1. */
+/* Splits a HOST[:PORT] argument, the one rule of every subcommand: "HOST", "HOST:PORT",
+ * "[V6]", "[V6]:PORT", and a bare IPv6 literal (more than one colon, no brackets), which is
+ * all host: its port is then def, as when none is given. PORT is 1-65535 in decimal digits
+ * only. The host must fit hostlen with its NUL. 0, or -1 if the text breaks the rule. */
 int ctl_split_target(const char *target, char *host, size_t hostlen, uint16_t *port, uint16_t def);
 
 /* Parses seconds for -T: a number above 0 and at most 3600. 0 or -1. */

@@ -25,47 +25,6 @@
 
 /* ---- shared helpers ---- */
 
-int ctl_split_target(const char *target, char *host, size_t hostlen, uint16_t *port, uint16_t def)
-{
-    const char *p = target, *end, *colon = NULL;
-    if (*p == '[') {
-        end = strchr(p, ']');
-        if (!end)
-            return -1;
-        p++;
-        if (end[1] == ':')
-            colon = end + 1;
-        else if (end[1] != '\0')
-            return -1;
-    } else {
-        colon = strchr(p, ':');
-        if (colon && strchr(colon + 1, ':'))
-            return -1; /* a bare IPv6 literal needs brackets */
-        end = colon ? colon : p + strlen(p);
-    }
-    size_t hl = (size_t)(end - p);
-    if (hl == 0 || hl >= hostlen)
-        return -1;
-    memcpy(host, p, hl);
-    host[hl] = '\0';
-    *port = def;
-    if (colon) {
-        unsigned long v = 0;
-        const char *d = colon + 1;
-        if (!*d || strlen(d) > 5)
-            return -1;
-        for (; *d; d++) {
-            if (*d < '0' || *d > '9')
-                return -1;
-            v = v * 10 + (unsigned long)(*d - '0');
-        }
-        if (v < 1 || v > 65535)
-            return -1;
-        *port = (uint16_t)v;
-    }
-    return 0;
-}
-
 int ctl_parse_seconds(const char *text, double *out)
 {
     char *end;

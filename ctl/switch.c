@@ -73,41 +73,6 @@ static void usage(FILE *out)
             "unexpected page), 2 usage.\n");
 }
 
-/* "host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 literal. */
-static int split_target(const char *t, char *host, size_t hostlen, uint16_t *port)
-{
-    const char *p = t, *end, *colon = NULL;
-    if (*p == '[') {
-        end = strchr(p, ']');
-        if (!end)
-            return -1;
-        p++;
-        if (end[1] == ':')
-            colon = end + 1;
-        else if (end[1] != '\0')
-            return -1;
-    } else {
-        colon = strchr(p, ':');
-        if (colon && strchr(colon + 1, ':'))
-            colon = NULL; /* bare IPv6 literal, no port */
-        end = colon ? colon : p + strlen(p);
-    }
-    size_t hl = (size_t)(end - p);
-    if (hl == 0 || hl >= hostlen)
-        return -1;
-    memcpy(host, p, hl);
-    host[hl] = '\0';
-    *port = 80;
-    if (colon) {
-        char *e;
-        long v = strtol(colon + 1, &e, 10);
-        if (colon[1] == '\0' || *e || v < 1 || v > 65535)
-            return -1;
-        *port = (uint16_t)v;
-    }
-    return 0;
-}
-
 static double mono_now(void)
 {
     struct timespec ts;
@@ -587,7 +552,7 @@ int ctl_switch_main(int argc, char **argv)
     rc = get_password(&o, &password);
     if (rc != 0)
         goto out_nocurl;
-    if (split_target(o.target, c.host, sizeof c.host, &c.webport) != 0 ||
+    if (ctl_split_target(o.target, c.host, sizeof c.host, &c.webport, 80) != 0 ||
         es_base_url(c.base, sizeof c.base, c.host, c.webport) < 0) {
         fprintf(stderr, PROG ": bad HOST[:WEBPORT] '%s'\n", o.target);
         rc = 2;

@@ -4,7 +4,6 @@
  * the wrong ones) are written here. */
 #include "sim/klap_sim.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -21,6 +20,7 @@
 #include "collectors/kasa/klap.h"
 #include "daemon/log.h"
 #include "daemon/mhd_loop.h"
+#include "sim/sim_http.h"
 
 #define BODY_MAX (64u * 1024u)
 #define SESSIONS 8 /* the oldest is forgotten when a ninth handshake comes */
@@ -51,13 +51,11 @@ struct session {
 
 struct klap_sim {
     struct ev_loop *loop;
-    struct MHD_Daemon *daemon;
-    struct mhd_loop *ml;
+    struct sim_http http;
     enum klap_sim_kind kind;
     int version;
     char name[96];
     char addr[INET6_ADDRSTRLEN];
-    uint16_t port;
     char user[CRED_MAX + 1], pass[CRED_MAX + 1];
     struct klap_auth auth; /* KLAP: the hash of the device's account */
     unsigned timeout_s;
@@ -65,8 +63,6 @@ struct klap_sim {
     void *handler_ctx;
     struct session sessions[SESSIONS];
     struct klap_sim_stats stats;
-    bool starting;
-    char start_err[160];
 };
 
 struct req {
@@ -489,19 +485,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
-{
-    struct klap_sim *ks = cls;
-    char line[200];
-    vsnprintf(line, sizeof line, fmt, ap);
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    if (ks->starting)
-        snprintf(ks->start_err, sizeof ks->start_err, "%s", line);
-    log_msg(LOG_DEBUG, ks->name, "libmicrohttpd: %s", line);
-}
-
 static bool cred_ok(const char *s)
 {
     if (strlen(s) > CRED_MAX)
@@ -537,25 +520,9 @@ struct klap_sim *klap_sim_start(struct ev_loop *loop, const struct klap_sim_opts
         return NULL;
     }
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    bool v6 = false, loopback;
-    if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons(opts->port);
-        loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
-    } else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
-        v6 = true;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(opts->port);
-        loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
-    } else {
-        snprintf(err, errlen, "%s: \"%.60s\" is not an IP address literal", name, addr);
-        return NULL;
-    }
-    if (!loopback) {
-        snprintf(err, errlen, "%s: %.60s is not a loopback address", name, addr);
+    char why[256];
+    if (sim_loopback_sockaddr(addr, opts->port, &ss, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s: %s", name, why);
         return NULL;
     }
     struct klap_sim *ks = calloc(1, sizeof *ks);
@@ -581,46 +548,25 @@ struct klap_sim *klap_sim_start(struct ev_loop *loop, const struct klap_sim_opts
             return NULL;
         }
     }
-    ks->ml = mhd_loop_new(loop);
-    if (!ks->ml) {
-        snprintf(err, errlen, "%s: out of memory", name);
-        klap_sim_stop(ks);
-        return NULL;
-    }
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-    if (v6)
-        flags |= MHD_USE_IPv6;
-    ks->starting = true;
-    errno = 0;
-    ks->daemon = MHD_start_daemon(
-        flags, opts->port, NULL, NULL, handler, ks, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, completed, ks,
-        MHD_OPTION_NOTIFY_CONNECTION, mhd_loop_notify_connection, ks->ml,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, ks, MHD_OPTION_END);
-    int saved = errno;
-    ks->starting = false;
-    if (!ks->daemon) {
-        snprintf(err, errlen, "%s: cannot listen on %s:%u: %s", name, addr, (unsigned)opts->port,
-                 ks->start_err[0] ? ks->start_err
-                 : saved          ? strerror(saved)
-                                  : "failed");
-        klap_sim_stop(ks);
-        return NULL;
-    }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(ks->daemon, MHD_DAEMON_INFO_LISTEN_FD);
-    struct sockaddr_storage bound;
-    socklen_t blen = sizeof bound;
-    if (di && getsockname(di->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
-        ks->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                     : ((struct sockaddr_in *)&bound)->sin_port);
-    if (mhd_loop_attach(ks->ml, ks->daemon) < 0 || ks->port == 0) {
-        snprintf(err, errlen, "%s: cannot attach the HTTP server to the loop", name);
+    const struct sim_http_opts ho = {
+        .name = ks->name,
+        .addr = addr,
+        .port = opts->port,
+        .conn_limit = CONN_LIMIT,
+        .conn_timeout_s = CONN_TIMEOUT_S,
+        .handler = handler,
+        .handler_cls = ks,
+        .completed = completed,
+        .completed_cls = ks,
+    };
+    if (sim_http_start(&ks->http, loop, &ss, &ho, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s: %s", name, why);
         klap_sim_stop(ks);
         return NULL;
     }
     log_msg(LOG_DEBUG, ks->name, "%s v%d listening on %s:%u",
-            ks->kind == KLAP_SIM_KLAP ? "KLAP" : "AES", ks->version, ks->addr, (unsigned)ks->port);
+            ks->kind == KLAP_SIM_KLAP ? "KLAP" : "AES", ks->version, ks->addr,
+            (unsigned)ks->http.port);
     return ks;
 }
 
@@ -628,9 +574,7 @@ void klap_sim_stop(struct klap_sim *ks)
 {
     if (!ks)
         return;
-    if (ks->daemon)
-        MHD_stop_daemon(ks->daemon);
-    mhd_loop_free(ks->ml);
+    sim_http_stop(&ks->http);
     for (size_t i = 0; i < SESSIONS; i++)
         session_clear(&ks->sessions[i]);
     klap_auth_clear(&ks->auth);
@@ -641,7 +585,7 @@ void klap_sim_stop(struct klap_sim *ks)
 
 uint16_t klap_sim_port(const struct klap_sim *ks)
 {
-    return ks->port;
+    return ks->http.port;
 }
 
 const char *klap_sim_addr(const struct klap_sim *ks)

@@ -18,6 +18,7 @@
 #include "daemon/log.h"
 #include "daemon/mhd_loop.h"
 #include "daemon/strbuf.h"
+#include "sim/sim_http.h"
 #include "sim/switch_pages.h"
 
 #define BODY_MAX 512   /* the login form is ~60 bytes; anything larger is closed */
@@ -125,12 +126,10 @@ struct req;
 
 struct switch_sim {
     struct ev_loop *loop;
-    struct MHD_Daemon *daemon;
-    struct mhd_loop *ml;
+    struct sim_http http;
     const struct model *model;
     char name[96]; /* for log lines */
     char addr[INET6_ADDRSTRLEN];
-    uint16_t port;
     char username[CRED_MAX + 1];
     char password[CRED_MAX + 1];
     char description[DESCR_MAX + 1];
@@ -154,8 +153,6 @@ struct switch_sim {
     uint64_t stats_total[SWITCH_SIM_MAX_PORTS][4];
     uint32_t stats_pkts[SWITCH_SIM_MAX_PORTS][4];
     bool stopping;
-    bool starting;
-    char start_err[160];
 };
 
 struct req {
@@ -658,7 +655,7 @@ static MHD_RESULT answer(struct switch_sim *sim, struct req *r)
 static void kick(struct switch_sim *sim)
 {
     if (!sim->stopping)
-        mhd_loop_kick(sim->ml);
+        mhd_loop_kick(sim->http.ml);
 }
 
 static void delayed_unlink(struct req *r)
@@ -744,19 +741,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     free(r);
     *con_cls = NULL;
-}
-
-__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
-{
-    struct switch_sim *sim = cls;
-    char line[200];
-    vsnprintf(line, sizeof line, fmt, ap);
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    if (sim->starting)
-        snprintf(sim->start_err, sizeof sim->start_err, "%s", line);
-    log_msg(LOG_DEBUG, sim->name, "libmicrohttpd: %s", line);
 }
 
 static void free_sim(struct switch_sim *sim)
@@ -846,26 +830,9 @@ struct switch_sim *switch_sim_start(struct ev_loop *loop, const struct switch_si
         return NULL;
     }
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    bool v6 = false, loopback;
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons(opts->port);
-        loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
-    } else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
-        v6 = true;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(opts->port);
-        loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
-    } else {
-        snprintf(err, errlen, "switch sim %s: \"%.60s\" is not an IP address literal", m->name,
-                 addr);
-        return NULL;
-    }
-    if (!loopback) {
-        snprintf(err, errlen, "switch sim %s: %.60s is not a loopback address", m->name, addr);
+    char why[256];
+    if (sim_loopback_sockaddr(addr, opts->port, &ss, why, sizeof why) < 0) {
+        snprintf(err, errlen, "switch sim %s: %s", m->name, why);
         return NULL;
     }
     if (strlen(user) == 0 || strlen(user) > CRED_MAX || strlen(pass) > CRED_MAX) {
@@ -925,51 +892,26 @@ struct switch_sim *switch_sim_start(struct ev_loop *loop, const struct switch_si
         return NULL;
     }
 
-    sim->ml = mhd_loop_new(loop);
-    if (!sim->ml) {
-        snprintf(err, errlen, "switch sim %s: out of memory", m->name);
+    const struct sim_http_opts ho = {
+        .name = sim->name,
+        .addr = addr,
+        .port = opts->port,
+        .flags = MHD_ALLOW_SUSPEND_RESUME,
+        .conn_limit = opts->max_connections ? opts->max_connections : 1,
+        .conn_timeout_s = CONN_TIMEOUT_S,
+        .conn_memory = CONN_MEMORY,
+        .handler = handler,
+        .handler_cls = sim,
+        .completed = completed,
+        .completed_cls = sim,
+    };
+    if (sim_http_start(&sim->http, loop, &ss, &ho, why, sizeof why) < 0) {
+        snprintf(err, errlen, "switch sim %s: %s", m->name, why);
         free_sim(sim);
         return NULL;
     }
-    unsigned maxconn = opts->max_connections ? opts->max_connections : 1;
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
-    if (v6)
-        flags |= MHD_USE_IPv6;
-    sim->starting = true;
-    errno = 0;
-    sim->daemon = MHD_start_daemon(
-        flags, opts->port, NULL, NULL, handler, sim, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, maxconn, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, sim, MHD_OPTION_NOTIFY_CONNECTION,
-        mhd_loop_notify_connection, sim->ml, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, sim,
-        MHD_OPTION_END);
-    int saved = errno;
-    sim->starting = false;
-    if (!sim->daemon) {
-        snprintf(err, errlen, "switch sim %s: cannot listen on %s:%u: %s", m->name, addr,
-                 (unsigned)opts->port,
-                 sim->start_err[0] ? sim->start_err
-                 : saved           ? strerror(saved)
-                                   : "failed");
-        mhd_loop_free(sim->ml);
-        free_sim(sim);
-        return NULL;
-    }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(sim->daemon, MHD_DAEMON_INFO_LISTEN_FD);
-    struct sockaddr_storage bound;
-    socklen_t blen = sizeof bound;
-    if (di && getsockname(di->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
-        sim->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                      : ((struct sockaddr_in *)&bound)->sin_port);
-    if (mhd_loop_attach(sim->ml, sim->daemon) < 0 || sim->port == 0) {
-        snprintf(err, errlen, "switch sim %s: cannot attach the HTTP server to the loop", m->name);
-        MHD_stop_daemon(sim->daemon);
-        mhd_loop_free(sim->ml);
-        free_sim(sim);
-        return NULL;
-    }
-    snprintf(sim->name, sizeof sim->name, "switchsim %s %s:%u", m->name, addr, (unsigned)sim->port);
+    snprintf(sim->name, sizeof sim->name, "switchsim %s %s:%u", m->name, addr,
+             (unsigned)sim->http.port);
     log_msg(LOG_DEBUG, sim->name, "listening");
     return sim;
 }
@@ -987,14 +929,13 @@ void switch_sim_stop(struct switch_sim *sim)
         MHD_resume_connection(r->conn);
     }
     sim->stopping = true;
-    MHD_stop_daemon(sim->daemon); /* its close notifications still kick sim->ml */
-    mhd_loop_free(sim->ml);
+    sim_http_stop(&sim->http); /* its close notifications still kick (see kick) */
     free_sim(sim);
 }
 
 uint16_t switch_sim_port(const struct switch_sim *sim)
 {
-    return sim->port;
+    return sim->http.port;
 }
 
 const char *switch_sim_model(const struct switch_sim *sim)

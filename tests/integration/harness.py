@@ -152,11 +152,16 @@ class Process:
         return self.proc.pid
 
     def _read_stdout(self):
-        for raw in self.proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            self.stdout_lines.append(line)
-            self.lines.put(line)
-        self.lines.put(None)  # EOF marker
+        # The reader owns stdout and closes it at EOF: closing it from another thread while
+        # a read is under way would make that read fail (ValueError on a closed file).
+        try:
+            for raw in self.proc.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                self.stdout_lines.append(line)
+                self.lines.put(line)
+        finally:
+            self.proc.stdout.close()
+            self.lines.put(None)  # EOF marker
 
     def read_line(self, timeout):
         """The next stdout line, or raises AssertionError on timeout or EOF."""
@@ -206,12 +211,14 @@ class Process:
     def _reap(self):
         if self in _live:
             _live.remove(self)
-        for f in (self.proc.stdin, self.proc.stdout):
-            if f:
-                try:
-                    f.close()
-                except OSError:
-                    pass
+        if self.proc.stdin:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+        # The process has exited, so its stdout reaches EOF and the reader closes it. A
+        # grandchild that inherited the pipe can hold it open: the (daemon) reader then
+        # closes it when that one exits, and we do not wait for it.
         self._reader.join(timeout=1)
         self._log.close()
 
