@@ -895,6 +895,33 @@ int js_doc_add_script(struct js_doc *d, const char *src, size_t len, unsigned sc
     return 0;
 }
 
+bool js_may_assign(const char *src, size_t len, const char *name)
+{
+    size_t k = strlen(name);
+    if (k == 0 || len < k)
+        return false;
+    const char *p = src, *end = src + len;
+    while ((size_t)(end - p) >= k) {
+        const char *hit = memchr(p, name[0], (size_t)(end - p) - k + 1);
+        if (!hit)
+            return false;
+        if (memcmp(hit + 1, name + 1, k - 1) != 0) {
+            p = hit + 1;
+            continue;
+        }
+        const char *q = hit + k;
+        p = hit + 1;
+        if ((hit > src && is_ident_char((unsigned char)hit[-1])) ||
+            (q < end && is_ident_char((unsigned char)*q)))
+            continue; /* part of a longer identifier (or of a string, or a comment) */
+        while (q < end && is_space((unsigned char)*q))
+            q++;
+        if (q < end && (*q == '=' || *q == '/' || *q == '<' || *q == '-'))
+            return true;
+    }
+    return false;
+}
+
 const struct js_var *js_find_var(const struct js_doc *d, const char *name, int script)
 {
     size_t n = strlen(name);
