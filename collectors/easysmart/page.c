@@ -37,16 +37,8 @@ static void page_free(struct page *pg)
     js_doc_free(&pg->js);
 }
 
-/* Whether a script may assign one of names (NULL-terminated) or logonInfo. */
-static bool script_wanted(const struct es_html_script *sc, const char *const *names)
-{
-    if (js_may_assign(sc->text, sc->len, "logonInfo"))
-        return true;
-    for (; *names; names++)
-        if (js_may_assign(sc->text, sc->len, *names))
-            return true;
-    return false;
-}
+/* Every codec also reads logonInfo (the login page check). */
+#define MAX_NAMES 6
 
 static int page_load(enum es_html_engine engine, const char *text, size_t len,
                      const char *const *names, struct page *pg, char *err, size_t errlen)
@@ -62,8 +54,12 @@ static int page_load(enum es_html_engine engine, const char *text, size_t len,
                                        : es_html_scan(text, len, &pg->html, err, errlen);
     if (rc != 0)
         return -1;
+    const char *wanted[MAX_NAMES + 2] = {"logonInfo"};
+    size_t n_wanted = 1;
+    for (; *names && n_wanted <= MAX_NAMES; names++)
+        wanted[n_wanted++] = *names;
     for (size_t i = 0; i < pg->html.n_scripts; i++) {
-        if (!script_wanted(&pg->html.scripts[i], names))
+        if (!js_may_assign(pg->html.scripts[i].text, pg->html.scripts[i].len, wanted))
             continue;
         if (js_doc_add_script(&pg->js, pg->html.scripts[i].text, pg->html.scripts[i].len,
                               (unsigned)i) != 0) {
