@@ -110,16 +110,12 @@ static size_t skip_blanks(const struct scan *sc, size_t i)
     return i;
 }
 
-/* "<!--" at i: the comment ends at "-->" or "--!>", and right away at "<!-->" or
- * "<!--->"; unterminated, it takes the rest of the page. */
+/* "<!--" at i: the comment ends at the first "-->" or "--!>" after the "<!--" (libxml2
+ * 2.9 does not end it at "<!-->" or "<!--->"); unterminated, it takes the rest. */
 static size_t skip_comment(const struct scan *sc, size_t i)
 {
     const unsigned char *s = sc->s;
     size_t n = sc->n, j = i + 4;
-    if (j < n && s[j] == '>')
-        return j + 1;
-    if (j + 1 < n && s[j] == '-' && s[j + 1] == '>')
-        return j + 2;
     for (size_t p = j; p + 2 < n;) {
         const unsigned char *dash = memchr(s + p, '-', n - p - 2);
         if (!dash)
@@ -157,8 +153,8 @@ static size_t raw_text(struct scan *sc, size_t i, const char *name, struct piece
     const unsigned char *s = sc->s;
     size_t n = sc->n, nlen = strlen(name);
     for (;;) {
-        /* at the start of content, the document loop of libxml2 runs before the raw text
-         * reader: an end tag, or a start tag that closes the element */
+        /* at the start of content, libxml2's document loop runs before its raw text
+         * reader, and takes an end tag as markup */
         if (i + 1 < n && s[i] == '<' && s[i + 1] == '/') {
             size_t k = name_at(sc, i + 2);
             if (k == 0) {
@@ -170,16 +166,6 @@ static size_t raw_text(struct scan *sc, size_t i, const char *name, struct piece
             sc->h->quirks |= ES_HTML_QUIRK_END_TAG_IN_SCRIPT;
             i = after_gt(sc, i + 2 + k);
             continue;
-        }
-        if (i + 1 < n && s[i] == '<' && is_letter(s[i + 1])) {
-            /* htmlStartClose: <body> and <frameset> close an open script or style */
-            size_t k = 0;
-            while (k < NAME_MAX_LEN && i + 1 + k < n &&
-                   (is_letter(s[i + 1 + k]) || (s[i + 1 + k] >= '0' && s[i + 1 + k] <= '9') ||
-                    s[i + 1 + k] == ':' || s[i + 1 + k] == '-' || s[i + 1 + k] == '_'))
-                k++;
-            if (name_is(sc, i + 1, k, "body") || name_is(sc, i + 1, k, "frameset"))
-                return i;
         }
         if (i >= n)
             return n;

@@ -12,9 +12,9 @@
  *    comment, PI or quoted value swallows the rest of the page;
  *  - script and style content is raw text up to "</script" / "</style" (any case, whatever
  *    follows); an end tag with a longer name ("</scripts>") is dropped and the content goes
- *    on (the pieces are then joined in a copy); content that begins with an end tag, <body
- *    or <frameset is handled as libxml2 does at that point; an unterminated script runs to
- *    the end of the page; <script/> is an empty script;
+ *    on (the pieces are then joined in a copy); an end tag at the start of the content is
+ *    markup; an unterminated script runs to the end of the page; <script/> is an empty
+ *    script;
  *  - the first action attribute of each <form> is checked for logon.cgi.
  * Bytes pass through unchanged (libxml2 reads invalid UTF-8 as Latin-1 and drops control
  * characters); a NUL reads as a space in markup and stays a NUL in script text (js.c takes
