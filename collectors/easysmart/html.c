@@ -167,13 +167,16 @@ static size_t raw_text(struct scan *sc, size_t i, const char *name, struct piece
             i = after_gt(sc, i + 2 + k);
             continue;
         }
-        if (!pieces && i + 1 < n && s[i] == '<' && is_letter(s[i + 1])) {
-            /* htmlStartClose: <body> and <frameset> close an open style (not a script) */
+        if (i + 1 < n && s[i] == '<' && is_letter(s[i + 1])) {
+            /* libxml2's htmlStartClose, as 2.9 applies it here: <noscript> closes an open
+             * script, <body> and <frameset> an open style (found by probing every HTML 4
+             * element) */
             size_t k = 0;
             while (k < NAME_MAX_LEN && i + 1 + k < n && is_name_char(s[i + 1 + k]) &&
                    s[i + 1 + k] != '.')
                 k++;
-            if (name_is(sc, i + 1, k, "body") || name_is(sc, i + 1, k, "frameset"))
+            if (pieces ? name_is(sc, i + 1, k, "noscript")
+                       : name_is(sc, i + 1, k, "body") || name_is(sc, i + 1, k, "frameset"))
                 return i;
         }
         if (i >= n)

@@ -13,8 +13,8 @@
  *  - script and style content is raw text up to "</script" / "</style" (any case, whatever
  *    follows); an end tag with a longer name ("</scripts>") is dropped and the content goes
  *    on (the pieces are then joined in a copy); an end tag at the start of the content is
- *    markup, and so is <body or <frameset at the start of a style; an unterminated script runs to
- * the end of the page; <script/> is an empty script;
+ *    markup, and <noscript there closes a script, <body or <frameset a style; an
+ *    unterminated script runs to the end of the page; <script/> is an empty script;
  *  - the first action attribute of each <form> is checked for logon.cgi.
  * Bytes pass through unchanged (libxml2 reads invalid UTF-8 as Latin-1 and drops control
  * characters); a NUL reads as a space in markup and stays a NUL in script text (js.c takes

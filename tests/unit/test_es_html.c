@@ -234,7 +234,8 @@ static void test_markup_edges(void **state)
     expect_scripts("<SCRIPT>A</ScRiPt ><script/>var c=3;</script>", 0, false, 2, "A", "");
     expect_scripts("<script>var a=\"</td>\";</script>", 0, false, 1, "var a=\"</td>\";");
     expect_scripts("<style><script>s</script></style><script>t</script>", 0, false, 1, "t");
-    /* <body> or <frameset> at its start closes a style, not a script (fuzz finding) */
+    /* <body> or <frameset> at its start closes a style, <noscript> a script (fuzz findings) */
+    expect_scripts("<script><noscript>a</script><script>b</script>", 0, false, 2, "", "b");
     expect_scripts("<style><body><script>a</script>", 0, false, 1, "a");
     expect_scripts("<script><body>b</script>", 0, false, 1, "<body>b");
     /* "</scripts>" is dropped and the content goes on: joined in a copy, with a quirk */
