@@ -1,5 +1,11 @@
 /* The bounded scanner of html.h: one pass, memchr to the next '<', and the few rules of
- * libxml2 2.9's recovering parser that decide where a script starts and ends. */
+ * libxml2 2.9's recovering parser that decide where a script starts and ends.
+ *
+ * The daemon reads every page with it: the per-poll statistics page and the rare ones
+ * (login, SystemInfo, PortSetting, PoE) alike, so that one reading decides what a page is
+ * and holds. The daemon no longer calls libxml2; it stays (html_libxml2.c, reached through
+ * the es_*_via functions of page.h, so still linked) as the reference for the differential
+ * unit test and fuzz target and for bench/parse_pages. */
 #include "collectors/easysmart/html.h"
 
 #include <stdint.h>

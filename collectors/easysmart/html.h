@@ -25,8 +25,8 @@
  * extract different scripts. See ES_HTML_QUIRK_*.
  *
  * es_html_parse_libxml2 (html_libxml2.c) is that reference, kept for the tests, the fuzz
- * target and bench/parse_pages; the daemon does not call it (the static library leaves its
- * object, and libxml2, out of programs that do not). */
+ * target and bench/parse_pages; the daemon does not call it (it is still linked, through
+ * page.h's es_*_via functions). */
 #ifndef TPLINK_EASYSMART_HTML_H
 #define TPLINK_EASYSMART_HTML_H
 
