@@ -1,4 +1,5 @@
-/* parse_pages: time per PortStatisticsRpm.htm parse (es_parse_port_statistics), the page a
+/* parse_pages: time per PortStatisticsRpm.htm parse (es_parse_port_statistics: the bounded
+ * scanner of collectors/easysmart/html.h, then the data script's literals), the page a
  * switch poll reads every interval.
  *
  *   parse_pages [--iterations K] [--only ours|libxml2|scan] [PAGE...]

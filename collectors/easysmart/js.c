@@ -64,6 +64,8 @@ static void skip_space(struct lexer *lx)
             if (c == '\n' || c == '\r')
                 lx->line_start = true;
             lx->p++;
+        } else if (c != '/' && c != '<' && c != '-') {
+            return; /* the usual case: no comment can start here */
         } else if (starts_with(lx, "//") || starts_with(lx, "<!--") ||
                    (lx->line_start && starts_with(lx, "-->"))) {
             skip_line(lx); /* the last two are HTML-style comments that browsers accept */
@@ -893,6 +895,38 @@ int js_doc_add_script(struct js_doc *d, const char *src, size_t len, unsigned sc
         }
     }
     return 0;
+}
+
+bool js_may_assign(const char *src, size_t len, const char *const *names)
+{
+    const char *end = src + len;
+    for (const char *p = src; p < end;) {
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (!eq)
+            return false;
+        p = eq + 1;
+        /* back over what skip_space skips: a line break may end a line comment, and a
+         * '/' may end a block comment, between a name and its '=' */
+        const char *q = eq;
+        while (q > src && is_space((unsigned char)q[-1])) {
+            if (q[-1] == '\n' || q[-1] == '\r')
+                return true;
+            q--;
+        }
+        if (q == src)
+            continue;
+        if (q[-1] == '/')
+            return true;
+        const char *b = q;
+        while (b > src && is_ident_char((unsigned char)b[-1]))
+            b--;
+        /* tokens never end inside a run of identifier bytes, so the run is the token */
+        size_t k = (size_t)(q - b);
+        for (const char *const *n = names; k && *n; n++)
+            if (strlen(*n) == k && memcmp(*n, b, k) == 0)
+                return true;
+    }
+    return false;
 }
 
 const struct js_var *js_find_var(const struct js_doc *d, const char *name, int script)

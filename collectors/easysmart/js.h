@@ -66,6 +66,13 @@ void js_doc_free(struct js_doc *d);
 /* Reads the top-level declarations of one script. Returns 0, or -1 when out of memory. */
 int js_doc_add_script(struct js_doc *d, const char *src, size_t len, unsigned script);
 
+/* False only when src certainly assigns none of names (NULL-terminated) in a way
+ * js_doc_add_script would record (`NAME = …`): every '=' is looked at, and the identifier
+ * before it compared; a line break or a '/' between them (a comment may sit there) counts
+ * as a possible assignment. A byte search, several times faster than tokenizing, so that
+ * scripts without the wanted variables (the large UI scripts) need not be read. */
+bool js_may_assign(const char *src, size_t len, const char *const *names);
+
 /* The last declaration of name that has an initializer (what the page's JavaScript would
  * see after running its top-level code), in any script (script < 0) or in one. NULL when
  * there is none. */

@@ -1,5 +1,10 @@
 /* Easy Smart pages -> structs: html.c finds the scripts, js.c reads their literals, and
- * this file checks every value against what the page format allows (refs §4-§7). */
+ * this file checks every value against what the page format allows (refs §4-§7).
+ *
+ * Only scripts that may assign one of the variables a codec reads are tokenized (each codec
+ * names them; logonInfo always). A variable is found exactly as if every script had been
+ * read, except that the document caps of js.h (JS_MAX_NODES, JS_MAX_VARS) now count the
+ * values of those scripts only. */
 #include "collectors/easysmart/page.h"
 
 #include <limits.h>
@@ -32,17 +37,30 @@ static void page_free(struct page *pg)
     js_doc_free(&pg->js);
 }
 
-static int page_load(const char *text, size_t len, struct page *pg, char *err, size_t errlen)
+/* Every codec also reads logonInfo (the login page check). */
+#define MAX_NAMES 6
+
+static int page_load(enum es_html_engine engine, const char *text, size_t len,
+                     const char *const *names, struct page *pg, char *err, size_t errlen)
 {
-    memset(pg, 0, sizeof *pg);
+    pg->html.arena = NULL;
+    pg->html.n_scripts = 0;
     js_doc_init(&pg->js);
     if (len > ES_PAGE_MAX_BYTES) {
         set_err(err, errlen, "page larger than %zu bytes", ES_PAGE_MAX_BYTES);
         return -1;
     }
-    if (es_html_parse(text, len, &pg->html, err, errlen) != 0)
+    int rc = engine == ES_HTML_LIBXML2 ? es_html_parse_libxml2(text, len, &pg->html, err, errlen)
+                                       : es_html_scan(text, len, &pg->html, err, errlen);
+    if (rc != 0)
         return -1;
+    const char *wanted[MAX_NAMES + 2] = {"logonInfo"};
+    size_t n_wanted = 1;
+    for (; *names && n_wanted <= MAX_NAMES; names++)
+        wanted[n_wanted++] = *names;
     for (size_t i = 0; i < pg->html.n_scripts; i++) {
+        if (!js_may_assign(pg->html.scripts[i].text, pg->html.scripts[i].len, wanted))
+            continue;
         if (js_doc_add_script(&pg->js, pg->html.scripts[i].text, pg->html.scripts[i].len,
                               (unsigned)i) != 0) {
             page_free(pg);
@@ -75,9 +93,10 @@ static bool page_is_login(const struct page *pg, int *err_type)
 }
 
 /* Loads a data page; a login page is an error of its own. */
-static int load_data_page(const char *text, size_t len, struct page *pg, char *err, size_t errlen)
+static int load_data_page(enum es_html_engine engine, const char *text, size_t len,
+                          const char *const *names, struct page *pg, char *err, size_t errlen)
 {
-    if (page_load(text, len, pg, err, errlen) != 0)
+    if (page_load(engine, text, len, names, pg, err, errlen) != 0)
         return -1;
     int et;
     if (page_is_login(pg, &et)) {
@@ -189,13 +208,15 @@ static int read_port_count(const struct js_doc *js, const char *name, unsigned m
 
 /* ---- classification ----------------------------------------------------------------- */
 
-enum es_page_class es_classify_page(const char *text, size_t len, const char *anchor, int *err_type)
+enum es_page_class es_classify_page_via(enum es_html_engine engine, const char *text, size_t len,
+                                        const char *anchor, int *err_type)
 {
     int et = -1;
     if (err_type)
         *err_type = -1;
     struct page pg;
-    if (page_load(text, len, &pg, NULL, 0) != 0)
+    const char *const names[] = {anchor, NULL};
+    if (page_load(engine, text, len, anchor ? names : names + 1, &pg, NULL, 0) != 0)
         return ES_PAGE_UNKNOWN;
     enum es_page_class cls = ES_PAGE_UNKNOWN;
     if (page_is_login(&pg, &et)) {
@@ -207,6 +228,11 @@ enum es_page_class es_classify_page(const char *text, size_t len, const char *an
     }
     page_free(&pg);
     return cls;
+}
+
+enum es_page_class es_classify_page(const char *text, size_t len, const char *anchor, int *err_type)
+{
+    return es_classify_page_via(ES_HTML_SCANNER, text, len, anchor, err_type);
 }
 
 const char *es_err_type_text(int err_type)
@@ -283,6 +309,12 @@ static bool is_field_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
+/* NUL too: the scanner passes page bytes through, and a NUL used to reach here as a space */
+static bool is_number_space(char c)
+{
+    return is_field_space(c) || c == '\0';
+}
+
 /* refs §4.2: tmp_info + " " + tmp_info2, 6 decimal integers per port: state, link,
  * TxGood, TxBad, RxGood, RxBad. Numbers after the last port are ignored. */
 static int stats_tmp_info(const struct js_doc *js, unsigned n, struct es_port_statistics *out,
@@ -309,7 +341,7 @@ static int stats_tmp_info(const struct js_doc *js, unsigned n, struct es_port_st
         const char *s = part[k];
         size_t len = part_len[k], i = 0;
         while (got < need) {
-            while (i < len && is_field_space(s[i]))
+            while (i < len && is_number_space(s[i]))
                 i++;
             if (i >= len)
                 break;
@@ -325,7 +357,7 @@ static int stats_tmp_info(const struct js_doc *js, unsigned n, struct es_port_st
             }
             unsigned port = (unsigned)(got / 6) + 1;
             const char *what = field[got % 6];
-            if (digits == 0 || (i < len && !is_field_space(s[i]))) {
+            if (digits == 0 || (i < len && !is_number_space(s[i]))) {
                 set_err(err, errlen, "tmp_info: port %u %s is not a decimal number", port, what);
                 return -1;
             }
@@ -354,12 +386,13 @@ static int stats_tmp_info(const struct js_doc *js, unsigned n, struct es_port_st
     return 0;
 }
 
-int es_parse_port_statistics(const char *text, size_t len, struct es_port_statistics *out,
-                             char *err, size_t errlen)
+int es_parse_port_statistics_via(enum es_html_engine engine, const char *text, size_t len,
+                                 struct es_port_statistics *out, char *err, size_t errlen)
 {
+    static const char *const names[] = {"max_port_num", "all_info", "tmp_info", "tmp_info2", NULL};
     memset(out, 0, sizeof *out);
     struct page pg;
-    if (load_data_page(text, len, &pg, err, errlen) != 0)
+    if (load_data_page(engine, text, len, names, &pg, err, errlen) != 0)
         return -1;
     unsigned n;
     int rc = read_port_count(&pg.js, "max_port_num", 1, &n, err, errlen);
@@ -380,6 +413,12 @@ int es_parse_port_statistics(const char *text, size_t len, struct es_port_statis
     }
     out->n_ports = n;
     return 0;
+}
+
+int es_parse_port_statistics(const char *text, size_t len, struct es_port_statistics *out,
+                             char *err, size_t errlen)
+{
+    return es_parse_port_statistics_via(ES_HTML_SCANNER, text, len, out, err, errlen);
 }
 
 /* ---- SystemInfoRpm.htm -------------------------------------------------------------- */
@@ -512,18 +551,25 @@ static int system_info(const struct js_doc *js, struct es_system_info *out, char
     return 0;
 }
 
-int es_parse_system_info(const char *text, size_t len, struct es_system_info *out, char *err,
-                         size_t errlen)
+int es_parse_system_info_via(enum es_html_engine engine, const char *text, size_t len,
+                             struct es_system_info *out, char *err, size_t errlen)
 {
+    static const char *const names[] = {"info_ds", NULL};
     memset(out, 0, sizeof *out);
     struct page pg;
-    if (load_data_page(text, len, &pg, err, errlen) != 0)
+    if (load_data_page(engine, text, len, names, &pg, err, errlen) != 0)
         return -1;
     int rc = system_info(&pg.js, out, err, errlen);
     page_free(&pg);
     if (rc != 0)
         memset(out, 0, sizeof *out);
     return rc;
+}
+
+int es_parse_system_info(const char *text, size_t len, struct es_system_info *out, char *err,
+                         size_t errlen)
+{
+    return es_parse_system_info_via(ES_HTML_SCANNER, text, len, out, err, errlen);
 }
 
 /* ---- PortSettingRpm.htm ------------------------------------------------------------- */
@@ -559,18 +605,25 @@ static int port_settings(const struct js_doc *js, struct es_port_settings *out, 
     return 0;
 }
 
-int es_parse_port_settings(const char *text, size_t len, struct es_port_settings *out, char *err,
-                           size_t errlen)
+int es_parse_port_settings_via(enum es_html_engine engine, const char *text, size_t len,
+                               struct es_port_settings *out, char *err, size_t errlen)
 {
+    static const char *const names[] = {"max_port_num", "all_info", NULL};
     memset(out, 0, sizeof *out);
     struct page pg;
-    if (load_data_page(text, len, &pg, err, errlen) != 0)
+    if (load_data_page(engine, text, len, names, &pg, err, errlen) != 0)
         return -1;
     int rc = port_settings(&pg.js, out, err, errlen);
     page_free(&pg);
     if (rc != 0)
         memset(out, 0, sizeof *out);
     return rc;
+}
+
+int es_parse_port_settings(const char *text, size_t len, struct es_port_settings *out, char *err,
+                           size_t errlen)
+{
+    return es_parse_port_settings_via(ES_HTML_SCANNER, text, len, out, err, errlen);
 }
 
 /* ---- PoeConfigRpm.htm --------------------------------------------------------------- */
@@ -659,17 +712,24 @@ static int poe(const struct js_doc *js, struct es_poe *out, char *err, size_t er
     return 0;
 }
 
-int es_parse_poe(const char *text, size_t len, struct es_poe *out, char *err, size_t errlen)
+int es_parse_poe_via(enum es_html_engine engine, const char *text, size_t len, struct es_poe *out,
+                     char *err, size_t errlen)
 {
+    static const char *const names[] = {"poe_port_num", "globalConfig", "portConfig", NULL};
     memset(out, 0, sizeof *out);
     struct page pg;
-    if (load_data_page(text, len, &pg, err, errlen) != 0)
+    if (load_data_page(engine, text, len, names, &pg, err, errlen) != 0)
         return -1;
     int rc = poe(&pg.js, out, err, errlen);
     page_free(&pg);
     if (rc != 0)
         memset(out, 0, sizeof *out);
     return rc;
+}
+
+int es_parse_poe(const char *text, size_t len, struct es_poe *out, char *err, size_t errlen)
+{
+    return es_parse_poe_via(ES_HTML_SCANNER, text, len, out, err, errlen);
 }
 
 /* ---- link codes --------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
-/* Easy Smart web pages -> structs. Pure functions over a page's text: libxml2's HTML
- * parser extracts the <script> bodies, a small tokenizer reads the JavaScript
- * assignments that carry the data (var x = 8; var o = {k:[…]}; new Array(…); strings).
+/* Easy Smart web pages -> structs. Pure functions over a page's text: a bounded scanner
+ * (html.h) finds the <script> bodies and forms, and a small tokenizer reads the JavaScript
+ * assignments that carry the data (var x = 8; var o = {k:[…]}; new Array(…); strings),
+ * in those scripts only that may assign a variable the codec reads (js_may_assign).
  * Tolerant of whitespace, order and extra variables; strict about bounds. */
 #ifndef TPLINK_EASYSMART_PAGE_H
 #define TPLINK_EASYSMART_PAGE_H
@@ -113,6 +114,22 @@ struct es_poe {
 };
 
 int es_parse_poe(const char *text, size_t len, struct es_poe *out, char *err, size_t errlen);
+
+/* The extraction underneath: the scanner, which every function above uses, or libxml2's
+ * parser, the reference the tests and the differential fuzz target compare it with. The
+ * *_via functions are the functions above with a chosen extraction. */
+enum es_html_engine { ES_HTML_SCANNER, ES_HTML_LIBXML2 };
+
+enum es_page_class es_classify_page_via(enum es_html_engine engine, const char *text, size_t len,
+                                        const char *anchor, int *err_type);
+int es_parse_port_statistics_via(enum es_html_engine engine, const char *text, size_t len,
+                                 struct es_port_statistics *out, char *err, size_t errlen);
+int es_parse_system_info_via(enum es_html_engine engine, const char *text, size_t len,
+                             struct es_system_info *out, char *err, size_t errlen);
+int es_parse_port_settings_via(enum es_html_engine engine, const char *text, size_t len,
+                               struct es_port_settings *out, char *err, size_t errlen);
+int es_parse_poe_via(enum es_html_engine engine, const char *text, size_t len, struct es_poe *out,
+                     char *err, size_t errlen);
 
 /* link_status code -> whether the link is up, speed in bytes/s (0 when down or unknown)
  * and duplex. Codes: 0 down, 1 auto, 2/3 10M half/full, 4/5 100M half/full, 6 1000M full,

@@ -5,7 +5,7 @@
 # libFuzzer's -max_len, FUZZ_DICT_NAME a dictionary in tests/fuzz/ (optional).
 set(TPLINK_FUZZ_TARGETS
     kasa_frame iot_json smart_json disc20002 discovery klap aes set_cookie es_page es_js inventory
-    duration)
+    duration es_html_diff)
 
 set(FUZZ_MAXLEN_kasa_frame 70000) # one frame up to KASA_FRAME_MAX, and then some
 set(FUZZ_DICT_kasa_frame iot.dict)
@@ -33,3 +33,6 @@ set(FUZZ_DICT_inventory inventory.dict)
 set(FUZZ_SEEDS_inventory config/examples)
 set(FUZZ_MAXLEN_duration 64)
 set(FUZZ_DICT_duration duration.dict)
+set(FUZZ_MAXLEN_es_html_diff 12288) # two full parses per codec: slow, like es_page
+set(FUZZ_DICT_es_html_diff es_html.dict)
+set(FUZZ_SEEDS_es_html_diff tests/fixtures/easy-smart)
