@@ -130,7 +130,7 @@ static double draw(int dist, uint64_t *s)
 static int check_lines(unsigned long count, uint64_t *seed)
 {
     static const struct metric_family fam[] = {{"t_x", METRIC_GAUGE, "X."}};
-    static const char alphabet[] = "ab-_.:\"\\\n \xc3\xa9Z09";
+    static const char alphabet[] = "ab-_.:\"\\\n \xc3\xa9\xe2\x82\xac\xf0\x9f\xffZ09";
     static const char *const names[] = {"device", "kind", "model", "alias", "port", "reason"};
     const struct metric_table table = {fam, 1};
     struct strbuf want, got;

@@ -73,26 +73,6 @@ static struct strbuf *body_for(struct expo *e, const struct metric_family *f)
     return NULL;
 }
 
-void expo_escape_label_value(struct strbuf *out, const char *value)
-{
-    const char *run = value;
-    for (const char *p = value; *p; p++) {
-        const char *rep = NULL;
-        if (*p == '\\')
-            rep = "\\\\";
-        else if (*p == '"')
-            rep = "\\\"";
-        else if (*p == '\n')
-            rep = "\\n";
-        if (rep) {
-            strbuf_append(out, run, (size_t)(p - run));
-            strbuf_puts(out, rep);
-            run = p + 1;
-        }
-    }
-    strbuf_puts(out, run);
-}
-
 static size_t help_escaped_len(const char *help)
 {
     size_t n = 0;
@@ -331,7 +311,7 @@ static uint64_t has_zero_byte(uint64_t w)
 static bool word_needs_escape(uint64_t w)
 {
     return (has_zero_byte(w ^ 0x5c5c5c5c5c5c5c5cull) | has_zero_byte(w ^ 0x2222222222222222ull) |
-            has_zero_byte(w ^ 0x0a0a0a0a0a0a0a0aull)) != 0;
+            has_zero_byte(w ^ 0x0a0a0a0a0a0a0a0aull) | (w & 0x8080808080808080ull)) != 0;
 }
 
 static size_t plain_prefix(const char *value, size_t len)
@@ -343,29 +323,99 @@ static size_t plain_prefix(const char *value, size_t len)
         if (word_needs_escape(w))
             break;
     }
-    while (i < len && value[i] != '\\' && value[i] != '"' && value[i] != '\n')
+    while (i < len && value[i] != '\\' && value[i] != '"' && value[i] != '\n' &&
+           (unsigned char)value[i] < 0x80)
         i++;
     return i;
 }
 
+/* Length of the well-formed UTF-8 sequence that starts s[0..len) (RFC 3629: no overlong
+ * forms, surrogates or code points past U+10FFFF), or 0. */
+static size_t utf8_seq_len(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+    size_t n;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (len < n || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+#define UTF8_REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
+
+/* Writes the escape of the byte (or UTF-8 sequence) at value[0..len) that plain_prefix
+ * stopped at; returns the input bytes consumed. The text format must be UTF-8, and device
+ * strings (a switch's description, a plug's alias) are not checked anywhere else: each byte
+ * that starts no well-formed sequence becomes U+FFFD. At most 3 output bytes per input byte. */
+static size_t escape_one(char *out, size_t *o, const char *value, size_t len)
+{
+    char c = value[0];
+    if (c == '\\' || c == '"') {
+        out[(*o)++] = '\\';
+        out[(*o)++] = c;
+        return 1;
+    }
+    if (c == '\n') {
+        out[(*o)++] = '\\';
+        out[(*o)++] = 'n';
+        return 1;
+    }
+    size_t n = utf8_seq_len((const unsigned char *)value, len);
+    if (n == 0) {
+        memcpy(out + *o, UTF8_REPLACEMENT, 3);
+        *o += 3;
+        return 1;
+    }
+    memcpy(out + *o, value, n);
+    *o += n;
+    return n;
+}
+
+void expo_escape_label_value(struct strbuf *out, const char *value)
+{
+    size_t len = strlen(value);
+    for (size_t i = 0; i < len;) {
+        size_t p = plain_prefix(value + i, len - i);
+        strbuf_append(out, value + i, p);
+        i += p;
+        if (i < len) {
+            char esc[4];
+            size_t o = 0;
+            i += escape_one(esc, &o, value + i, len - i);
+            strbuf_append(out, esc, o);
+        }
+    }
+}
+
 /* Writes value with the label-value escapes at out; returns the bytes written (at most
- * twice len). */
+ * three times len). */
 static size_t escape_into(char *out, const char *value, size_t len)
 {
-    size_t i = plain_prefix(value, len);
-    memcpy(out, value, i);
-    size_t o = i;
-    for (; i < len; i++) {
-        char c = value[i];
-        if (c == '\\' || c == '"') {
-            out[o++] = '\\';
-            out[o++] = c;
-        } else if (c == '\n') {
-            out[o++] = '\\';
-            out[o++] = 'n';
-        } else {
-            out[o++] = c;
-        }
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t p = plain_prefix(value + i, len - i);
+        memcpy(out + o, value + i, p);
+        o += p;
+        i += p;
+        if (i < len)
+            i += escape_one(out, &o, value + i, len - i);
     }
     return o;
 }
@@ -387,7 +437,7 @@ static bool sample_fast(struct strbuf *b, const struct metric_family *f, const s
     for (size_t i = 0; i < nlabels; i++) {
         nlen[i] = strlen(labels[i].name);
         vlen[i] = labels[i].value ? strlen(labels[i].value) : 0;
-        bound += nlen[i] + 2 * vlen[i] + 4; /* ="", */
+        bound += nlen[i] + 3 * vlen[i] + 4; /* ="", */
         if (bound > sizeof line)
             return false;
     }

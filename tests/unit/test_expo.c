@@ -34,6 +34,13 @@ static void test_label_escaping(void **state)
         {"plain", "plain"}, {"a\"b", "a\\\"b"},        {"a\\b", "a\\\\b"},
         {"a\nb", "a\\nb"},  {"\\\"\n", "\\\\\\\"\\n"}, {"vidéoprojecteur", "vidéoprojecteur"},
         {"", ""},
+        /* not UTF-8: each byte that starts no well-formed sequence becomes U+FFFD */
+        {"caf\xe9", "caf\xef\xbf\xbd"},
+        {"\xc3", "\xef\xbf\xbd"},                         /* truncated */
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},       /* overlong '/' */
+        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+        {"\xf4\x90\x80\x80x", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx"},
+        {"\xf0\x9f\x94\x8c plug\xff\"", "\xf0\x9f\x94\x8c plug\xef\xbf\xbd\\\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct strbuf b;
@@ -42,6 +49,30 @@ static void test_label_escaping(void **state)
         assert_string_equal(b.data ? b.data : "", cases[i].out);
         strbuf_free(&b);
     }
+}
+
+/* The fast line builder (short values) and the general one (long values) both repair
+ * invalid UTF-8 from devices; the text format is UTF-8 and Prometheus rejects a scrape
+ * with an invalid label value. */
+static void test_sample_invalid_utf8(void **state)
+{
+    (void)state;
+    char longv[3000];
+    memset(longv, 'a', sizeof longv - 2);
+    longv[sizeof longv - 2] = (char)0xe9;
+    longv[sizeof longv - 1] = '\0';
+    struct metric_table t = {fam_a, 2};
+    struct expo *e = expo_new(&t, 1);
+    assert_non_null(e);
+    struct label l = {"alias", "Caf\xe9 \xe2\x82\xac"};
+    expo_sample(e, &fam_a[0], &l, 1, 1);
+    struct label ll = {"alias", longv};
+    expo_sample(e, &fam_a[0], &ll, 1, 2);
+    const char *text = render(e);
+    assert_non_null(strstr(text, "t_up{alias=\"Caf\xef\xbf\xbd \xe2\x82\xac\"} 1\n"));
+    assert_non_null(strstr(text, "aaa\xef\xbf\xbd\"} 2\n"));
+    assert_null(strchr(text, (char)0xe9));
+    expo_free(e);
 }
 
 static void test_help_escaping(void **state)
@@ -212,6 +243,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_label_escaping),
         cmocka_unit_test(test_help_escaping),
+        cmocka_unit_test(test_sample_invalid_utf8),
         cmocka_unit_test(test_value_format),
         cmocka_unit_test(test_grouping_golden),
         cmocka_unit_test(test_unregistered_family_dropped),
