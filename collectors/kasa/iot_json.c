@@ -142,8 +142,7 @@ static enum kasa_parse_status parse_children(json_t *si, struct plug_reading *ou
                                              size_t errlen)
 {
     out->is_strip = false;
-    out->n_outlets = 0;
-    memset(out->outlets, 0, sizeof out->outlets);
+    kasa_plug_reading_free(out);
     json_t *children = json_object_get(si, "children");
     if (!children)
         return KASA_PARSE_OK;
@@ -157,11 +156,18 @@ static enum kasa_parse_status parse_children(json_t *si, struct plug_reading *ou
         return KASA_PARSE_PROTOCOL;
     }
     out->is_strip = true;
+    if (n == 0)
+        return KASA_PARSE_OK;
+    out->outlets = calloc(n, sizeof *out->outlets);
+    if (!out->outlets) {
+        snprintf(err, errlen, "out of memory for %zu outlets", n);
+        return KASA_PARSE_PROTOCOL;
+    }
     for (size_t i = 0; i < n; i++) {
         enum kasa_parse_status st = parse_child(json_array_get(children, i), i, out->device_id,
                                                 &out->outlets[i], err, errlen);
         if (st != KASA_PARSE_OK) {
-            out->n_outlets = 0;
+            kasa_plug_reading_free(out);
             return st;
         }
         out->n_outlets = i + 1;
@@ -293,10 +299,32 @@ static void parse_cloud(json_t *cloud, struct plug_reading *out)
         return;
     }
     double d;
-    if (json_is_object(info) && get_number(info, "binded", &d)) {
+    if (json_is_object(info) && kasa_json_number(info, "binded", &d)) {
         out->has_cloud = true;
         out->cloud_bound = d != 0;
     }
+}
+
+void kasa_plug_reading_free(struct plug_reading *r)
+{
+    free(r->outlets);
+    r->outlets = NULL;
+    r->n_outlets = 0;
+}
+
+bool kasa_plug_reading_copy(struct plug_reading *dst, const struct plug_reading *src)
+{
+    *dst = *src;
+    dst->outlets = NULL;
+    dst->n_outlets = 0;
+    if (src->n_outlets == 0)
+        return true;
+    dst->outlets = malloc(src->n_outlets * sizeof *dst->outlets);
+    if (!dst->outlets)
+        return false;
+    memcpy(dst->outlets, src->outlets, src->n_outlets * sizeof *dst->outlets);
+    dst->n_outlets = src->n_outlets;
+    return true;
 }
 
 enum kasa_parse_status kasa_iot_parse_reply(const char *json, size_t len, struct plug_reading *out,
