@@ -396,17 +396,22 @@ static void plug_poll_start(void *state)
 {
     struct plug *p = state;
     poll_free(p);
-    p->poll = calloc(1, sizeof *p->poll);
-    if (!p->poll) {
+    /* Not zeroed whole: smart_plug_parse zeroes smart_next, req is written before use. */
+    struct plug_poll *pp = malloc(sizeof *pp);
+    if (!pp) {
         finish(p, POLL_ERR_PROTOCOL, "out of memory for the poll");
         return;
     }
+    memset(&pp->next, 0, sizeof pp->next);
+    pp->smart_method = NULL;
+    pp->smart_req = NULL;
+    p->poll = pp;
     if (p->smart) {
         smart_poll(p);
         return;
     }
     /* Parts not asked this time (the cloud) keep their value. */
-    if (p->have_reading && !kasa_plug_reading_copy(&p->poll->next, &p->reading)) {
+    if (p->have_reading && !kasa_plug_reading_copy(&pp->next, &p->reading)) {
         finish(p, POLL_ERR_PROTOCOL, "out of memory for the poll");
         return;
     }
