@@ -1,5 +1,7 @@
 /* protocol: auto (http_transport.h): legacy TCP first, KLAP when the legacy port refuses
- * connections, and whichever answered last first from then on. */
+ * connections, and whichever answered last first from then on. The KLAP leg (an HTTP
+ * client, credentials) is made when a poll falls back to it and kept only while KLAP is
+ * what answers: most plugs never need it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +14,10 @@ enum leg { NONE, LEGACY, KLAP };
 
 /* The legs are other transports' objects, only ever handed back to their own ops. */
 struct kasa_transport {
-    char device[80];
+    const struct device_config *cfg; /* outlives the transport */
+    struct ev_loop *loop;
     uint16_t http_port;
-    void *tcp, *klap;
+    void *tcp, *klap; /* klap: NULL until the first fallback to it */
     bool klap_first;
     enum leg leg;
     bool fell_back;
@@ -22,14 +25,15 @@ struct kasa_transport {
     kasa_reply_fn cb;
     void *ctx;
     enum poll_status first_st;
-    char first_detail[300];
-    char refused[128]; /* the TCP transport's words for a refused connection */
+    char *first_detail; /* after a fallback: why the first leg failed */
 };
 
 static void clear_request(struct kasa_transport *t)
 {
     free(t->json);
     t->json = NULL;
+    free(t->first_detail);
+    t->first_detail = NULL;
     t->cb = NULL;
     t->leg = NONE;
 }
@@ -56,12 +60,12 @@ static void both_failed(struct kasa_transport *t, enum poll_status st, const cha
         return;
     }
     char both[640];
+    const char *first = t->first_detail ? t->first_detail : "failed";
     if (t->leg == KLAP)
-        snprintf(both, sizeof both, "%s; KLAP on port %u: %s", t->first_detail,
-                 (unsigned)t->http_port, detail ? detail : "failed");
-    else
-        snprintf(both, sizeof both, "%s; legacy port: %s", t->first_detail,
+        snprintf(both, sizeof both, "%s; KLAP on port %u: %s", first, (unsigned)t->http_port,
                  detail ? detail : "failed");
+    else
+        snprintf(both, sizeof both, "%s; legacy port: %s", first, detail ? detail : "failed");
     answer(t, t->first_st, NULL, 0, both);
 }
 
@@ -70,8 +74,10 @@ static void fall_back(struct kasa_transport *t, enum poll_status st, const char 
 {
     t->fell_back = true;
     t->first_st = st;
-    snprintf(t->first_detail, sizeof t->first_detail, "%s", detail ? detail : "failed");
-    log_msg(LOG_DEBUG, t->device, "%s; trying %s", t->first_detail,
+    /* As much of it as a message would have kept; NULL (out of memory) reads "failed". */
+    free(t->first_detail);
+    t->first_detail = strndup(detail ? detail : "failed", 299);
+    log_msg(LOG_DEBUG, t->cfg->name, "%s; trying %s", t->first_detail ? t->first_detail : "failed",
             to == KLAP ? "KLAP" : "the legacy port");
     start(t, to);
 }
@@ -82,13 +88,16 @@ static void on_legacy(void *ctx, enum poll_status st, const char *body, size_t l
     struct kasa_transport *t = ctx;
     if (st == POLL_OK) {
         if (t->klap_first)
-            log_msg(LOG_INFO, t->device, "answering on the legacy port again");
+            log_msg(LOG_INFO, t->cfg->name, "answering on the legacy port again");
         t->klap_first = false;
         answer(t, st, body, len, detail);
         return;
     }
     kasa_tcp_transport.end_poll(t->tcp);
-    bool refused = st == POLL_ERR_CONNECT && detail && strcmp(detail, t->refused) == 0;
+    /* The TCP transport's words for a refused connection. */
+    char refused_text[128];
+    snprintf(refused_text, sizeof refused_text, "connect: %s", strerror(ECONNREFUSED));
+    bool refused = st == POLL_ERR_CONNECT && detail && strcmp(detail, refused_text) == 0;
     if (!t->fell_back && refused) {
         fall_back(t, st, detail, KLAP);
         return;
@@ -105,7 +114,7 @@ static void on_klap(void *ctx, enum poll_status st, const char *body, size_t len
     struct kasa_transport *t = ctx;
     if (st == POLL_OK) {
         if (!t->klap_first)
-            log_msg(LOG_INFO, t->device, "legacy port refused; speaking KLAP on port %u",
+            log_msg(LOG_INFO, t->cfg->name, "legacy port refused; speaking KLAP on port %u",
                     (unsigned)t->http_port);
         t->klap_first = true;
         answer(t, st, body, len, detail);
@@ -125,10 +134,21 @@ static void on_klap(void *ctx, enum poll_status st, const char *body, size_t len
 static void start(struct kasa_transport *t, enum leg leg)
 {
     t->leg = leg;
-    if (leg == KLAP)
-        kasa_klap_transport.request(t->klap, t->json, on_klap, t);
-    else
+    if (leg == LEGACY) {
         kasa_tcp_transport.request(t->tcp, t->json, on_legacy, t);
+        return;
+    }
+    char err[200] = "";
+    if (!t->klap)
+        t->klap = kasa_klap_transport.create(t->cfg, t->loop, err, sizeof err);
+    if (!t->klap) {
+        if (t->fell_back)
+            both_failed(t, POLL_ERR_PROTOCOL, err, false);
+        else
+            answer(t, POLL_ERR_PROTOCOL, NULL, 0, err);
+        return;
+    }
+    kasa_klap_transport.request(t->klap, t->json, on_klap, t);
 }
 
 static void auto_destroy(struct kasa_transport *t)
@@ -151,13 +171,11 @@ static struct kasa_transport *auto_create(const struct device_config *cfg, struc
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    snprintf(t->device, sizeof t->device, "%s", cfg->name);
+    t->cfg = cfg;
+    t->loop = loop;
     t->http_port = cfg->http_port ? cfg->http_port : 80;
-    snprintf(t->refused, sizeof t->refused, "connect: %s", strerror(ECONNREFUSED));
     t->tcp = kasa_tcp_transport.create(cfg, loop, err, errlen);
-    if (t->tcp)
-        t->klap = kasa_klap_transport.create(cfg, loop, err, errlen);
-    if (!t->klap) {
+    if (!t->tcp) {
         auto_destroy(t);
         return NULL;
     }
@@ -181,14 +199,23 @@ static void auto_request(struct kasa_transport *t, const char *json, kasa_reply_
 static void auto_cancel(struct kasa_transport *t)
 {
     kasa_tcp_transport.cancel(t->tcp);
-    kasa_klap_transport.cancel(t->klap);
+    if (t->klap)
+        kasa_klap_transport.cancel(t->klap);
     clear_request(t);
 }
 
 static void auto_end_poll(struct kasa_transport *t)
 {
     kasa_tcp_transport.end_poll(t->tcp);
+    if (!t->klap)
+        return;
     kasa_klap_transport.end_poll(t->klap);
+    /* Kept only while the device speaks KLAP: its session lives there. Otherwise an idle
+     * plug would hold an HTTP client (and its descriptors) it does not use. */
+    if (!t->klap_first) {
+        kasa_klap_transport.destroy(t->klap);
+        t->klap = NULL;
+    }
 }
 
 const struct kasa_transport_ops kasa_auto_transport = {

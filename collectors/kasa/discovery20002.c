@@ -1,5 +1,5 @@
 #include "collectors/kasa/discovery20002.h"
-#include "collectors/kasa/json_err.h"
+#include "collectors/kasa/json_util.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -73,13 +73,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-static void copy_str(char *dst, size_t cap, json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    if (s)
-        snprintf(dst, cap, "%s", s);
 }
 
 /* An integer field within [lo, hi], else def. */
@@ -159,17 +152,17 @@ int disc20002_parse_reply(const uint8_t *buf, size_t len, struct disc20002_info 
         set_err(err, errlen, "discovery reply has no result object");
         goto done;
     }
-    copy_str(out->device_type, sizeof out->device_type, res, "device_type");
-    copy_str(out->model, sizeof out->model, res, "device_model");
+    kasa_json_copy_str(out->device_type, sizeof out->device_type, res, "device_type");
+    kasa_json_copy_str(out->model, sizeof out->model, res, "device_model");
     if (!out->device_type[0] || !out->model[0]) {
         set_err(err, errlen, "discovery reply lacks device_type or device_model");
         goto done;
     }
-    copy_str(out->device_id, sizeof out->device_id, res, "device_id");
-    copy_str(out->ip, sizeof out->ip, res, "ip");
-    copy_str(out->mac, sizeof out->mac, res, "mac");
+    kasa_json_copy_str(out->device_id, sizeof out->device_id, res, "device_id");
+    kasa_json_copy_str(out->ip, sizeof out->ip, res, "ip");
+    kasa_json_copy_str(out->mac, sizeof out->mac, res, "mac");
     json_t *schm = json_object_get(res, "mgt_encrypt_schm");
-    copy_str(out->encrypt_type, sizeof out->encrypt_type, schm, "encrypt_type");
+    kasa_json_copy_str(out->encrypt_type, sizeof out->encrypt_type, schm, "encrypt_type");
     out->http_port = get_int(schm, "http_port", 1, 65535, 80);
     out->lv = get_int(schm, "lv", 1, 100, 1);
     /* 2025 firmware puts new_klap in the scheme; accept it at the result level too. */

@@ -1,29 +1,11 @@
 #include "collectors/kasa/iot_json.h"
-#include "collectors/kasa/json_err.h"
+#include "collectors/kasa/json_util.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-
-static void copy_str(char *dst, size_t cap, json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    if (s)
-        snprintf(dst, cap, "%s", s);
-}
-
-static bool get_number(json_t *obj, const char *key, double *out)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_number(v))
-        return false;
-    double d = json_number_value(v);
-    if (!isfinite(d))
-        return false;
-    *out = d;
-    return true;
-}
 
 /* err_code of an object, or 0 when absent (a few firmwares omit it on success). */
 static json_int_t err_code(json_t *obj)
@@ -148,11 +130,11 @@ static enum kasa_parse_status parse_child(json_t *c, size_t i, const char *devic
     } else {
         memcpy(o->id, s, len + 1);
     }
-    copy_str(o->alias, sizeof o->alias, c, "alias");
+    kasa_json_copy_str(o->alias, sizeof o->alias, c, "alias");
     double d;
-    o->has_relay = get_number(c, "state", &d);
+    o->has_relay = kasa_json_number(c, "state", &d);
     o->relay_on = o->has_relay && d != 0;
-    o->has_on_time = get_number(c, "on_time", &o->on_time_s) && o->on_time_s >= 0;
+    o->has_on_time = kasa_json_number(c, "on_time", &o->on_time_s) && o->on_time_s >= 0;
     return KASA_PARSE_OK;
 }
 
@@ -160,8 +142,7 @@ static enum kasa_parse_status parse_children(json_t *si, struct plug_reading *ou
                                              size_t errlen)
 {
     out->is_strip = false;
-    out->n_outlets = 0;
-    memset(out->outlets, 0, sizeof out->outlets);
+    kasa_plug_reading_free(out);
     json_t *children = json_object_get(si, "children");
     if (!children)
         return KASA_PARSE_OK;
@@ -175,11 +156,18 @@ static enum kasa_parse_status parse_children(json_t *si, struct plug_reading *ou
         return KASA_PARSE_PROTOCOL;
     }
     out->is_strip = true;
+    if (n == 0)
+        return KASA_PARSE_OK;
+    out->outlets = calloc(n, sizeof *out->outlets);
+    if (!out->outlets) {
+        snprintf(err, errlen, "out of memory for %zu outlets", n);
+        return KASA_PARSE_PROTOCOL;
+    }
     for (size_t i = 0; i < n; i++) {
         enum kasa_parse_status st = parse_child(json_array_get(children, i), i, out->device_id,
                                                 &out->outlets[i], err, errlen);
         if (st != KASA_PARSE_OK) {
-            out->n_outlets = 0;
+            kasa_plug_reading_free(out);
             return st;
         }
         out->n_outlets = i + 1;
@@ -203,15 +191,15 @@ static enum kasa_parse_status parse_sysinfo(json_t *system, struct plug_reading 
     if (err_code(si))
         return device_error(err, errlen, "get_sysinfo", si);
 
-    copy_str(out->model, sizeof out->model, si, "model");
-    copy_str(out->hw_ver, sizeof out->hw_ver, si, "hw_ver");
-    copy_str(out->sw_ver, sizeof out->sw_ver, si, "sw_ver");
-    copy_str(out->alias, sizeof out->alias, si, "alias");
-    copy_str(out->feature, sizeof out->feature, si, "feature");
+    kasa_json_copy_str(out->model, sizeof out->model, si, "model");
+    kasa_json_copy_str(out->hw_ver, sizeof out->hw_ver, si, "hw_ver");
+    kasa_json_copy_str(out->sw_ver, sizeof out->sw_ver, si, "sw_ver");
+    kasa_json_copy_str(out->alias, sizeof out->alias, si, "alias");
+    kasa_json_copy_str(out->feature, sizeof out->feature, si, "feature");
     if (json_object_get(si, "mac"))
-        copy_str(out->mac, sizeof out->mac, si, "mac");
+        kasa_json_copy_str(out->mac, sizeof out->mac, si, "mac");
     else
-        copy_str(out->mac, sizeof out->mac, si, "mic_mac");
+        kasa_json_copy_str(out->mac, sizeof out->mac, si, "mic_mac");
     if (!out->model[0]) {
         snprintf(err, errlen, "get_sysinfo has no model");
         return KASA_PARSE_PROTOCOL;
@@ -223,13 +211,13 @@ static enum kasa_parse_status parse_sysinfo(json_t *system, struct plug_reading 
         snprintf(out->device_id, sizeof out->device_id, "%s", json_string_value(did));
 
     double d;
-    out->has_relay = get_number(si, "relay_state", &d);
+    out->has_relay = kasa_json_number(si, "relay_state", &d);
     out->relay_on = out->has_relay && d != 0;
-    out->has_on_time = get_number(si, "on_time", &out->on_time_s) && out->on_time_s >= 0;
-    out->has_rssi = get_number(si, "rssi", &out->rssi_dbm);
-    out->has_led = get_number(si, "led_off", &d);
+    out->has_on_time = kasa_json_number(si, "on_time", &out->on_time_s) && out->on_time_s >= 0;
+    out->has_rssi = kasa_json_number(si, "rssi", &out->rssi_dbm);
+    out->has_led = kasa_json_number(si, "led_off", &d);
     out->led_on = out->has_led && d == 0;
-    out->has_updating = get_number(si, "updating", &d);
+    out->has_updating = kasa_json_number(si, "updating", &d);
     out->updating = out->has_updating && d != 0;
     return parse_children(si, out, err, errlen);
 }
@@ -239,9 +227,9 @@ static enum kasa_parse_status parse_sysinfo(json_t *system, struct plug_reading 
 static bool pick(json_t *rt, const char *v2, double v2_div, const char *v1, double *out)
 {
     double d;
-    if (get_number(rt, v2, &d))
+    if (kasa_json_number(rt, v2, &d))
         d /= v2_div;
-    else if (!get_number(rt, v1, &d))
+    else if (!kasa_json_number(rt, v1, &d))
         return false;
     *out = d;
     return true;
@@ -254,9 +242,9 @@ static void parse_realtime(json_t *rt, struct kasa_meter *m)
     m->has_current = pick(rt, "current_ma", 1000, "current", &m->current_a);
     double d;
     m->has_energy = true;
-    if (get_number(rt, "total_wh", &d))
+    if (kasa_json_number(rt, "total_wh", &d))
         m->energy_j = d * 3600;
-    else if (get_number(rt, "total", &d))
+    else if (kasa_json_number(rt, "total", &d))
         m->energy_j = d * 3.6e6;
     else
         m->has_energy = false;
@@ -311,10 +299,32 @@ static void parse_cloud(json_t *cloud, struct plug_reading *out)
         return;
     }
     double d;
-    if (json_is_object(info) && get_number(info, "binded", &d)) {
+    if (json_is_object(info) && kasa_json_number(info, "binded", &d)) {
         out->has_cloud = true;
         out->cloud_bound = d != 0;
     }
+}
+
+void kasa_plug_reading_free(struct plug_reading *r)
+{
+    free(r->outlets);
+    r->outlets = NULL;
+    r->n_outlets = 0;
+}
+
+bool kasa_plug_reading_copy(struct plug_reading *dst, const struct plug_reading *src)
+{
+    *dst = *src;
+    dst->outlets = NULL;
+    dst->n_outlets = 0;
+    if (src->n_outlets == 0)
+        return true;
+    dst->outlets = malloc(src->n_outlets * sizeof *dst->outlets);
+    if (!dst->outlets)
+        return false;
+    memcpy(dst->outlets, src->outlets, src->n_outlets * sizeof *dst->outlets);
+    dst->n_outlets = src->n_outlets;
+    return true;
 }
 
 enum kasa_parse_status kasa_iot_parse_reply(const char *json, size_t len, struct plug_reading *out,

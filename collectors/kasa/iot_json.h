@@ -56,7 +56,9 @@ struct plug_reading {
 
     bool is_strip; /* sysinfo has children[]; the parent has no relay of its own */
     size_t n_outlets;
-    struct kasa_outlet outlets[KASA_MAX_CHILDREN];
+    /* n_outlets of them, owned by the reading (kasa_plug_reading_free); NULL when none.
+     * Out of line: most plugs are not strips, and a plug keeps a reading for good. */
+    struct kasa_outlet *outlets;
 
     /* cnCloud.get_info, when the reply carried it. */
     bool has_cloud, cloud_bound;
@@ -76,9 +78,17 @@ enum kasa_parse_status {
 #define KASA_REQ_CLOUD "{\"cnCloud\":{\"get_info\":{}}}"
 #define KASA_REQ_SYSINFO_EMETER "{\"system\":{\"get_sysinfo\":{}},\"emeter\":{\"get_realtime\":{}}}"
 
+/* Frees the outlets of *r and empties its list (is_strip stays). Safe on a zeroed reading. */
+void kasa_plug_reading_free(struct plug_reading *r);
+
+/* *dst = *src with its own copy of the outlets; dst holds nothing to free beforehand.
+ * false when out of memory (dst then has no outlets). */
+bool kasa_plug_reading_copy(struct plug_reading *dst, const struct plug_reading *src);
+
 /* Parses a reply holding system.get_sysinfo, emeter.get_realtime and/or cnCloud.get_info
- * into *out, which the caller zeroes or fills from an earlier reply (only the parts present
- * are written; a sysinfo part replaces the outlet list, meters included).
+ * into *out, which the caller zeroes or fills from an earlier reply with
+ * kasa_plug_reading_copy (only the parts present are written; a sysinfo part replaces the
+ * outlet list, meters included, freeing the old one). Free *out with kasa_plug_reading_free.
  * A missing or unsupported emeter or cnCloud (err_code -1, -2, -2001) is not an error; nor
  * is any other cnCloud error (the cloud state is then unknown). Over UDP strips send child
  * ids as their last two characters: they are completed with deviceId here.

@@ -108,6 +108,16 @@ static const struct metric_family plug_families[M_COUNT] = {
 
 enum step { STEP_MAIN, STEP_FOLLOW_UP, STEP_OUTLET, STEP_SMART };
 
+/* What only a running poll needs: allocated at its start and freed at its end, so an idle
+ * plug holds little more than its last reading. */
+struct plug_poll {
+    char req[192];
+    struct plug_reading next; /* IOT: the reading being assembled */
+    struct smart_reading smart_next;
+    const char *smart_method;
+    char *smart_req;
+};
+
 struct plug {
     const struct device_config *cfg;
     struct collector_env env;
@@ -120,22 +130,19 @@ struct plug {
     bool cloud_asked; /* cloud_asked_at is set */
     ev_tstamp cloud_asked_at;
 
-    /* The poll in progress. */
+    /* The poll in progress; poll is NULL between polls. */
     enum step step;
     bool asking_cloud; /* the request in flight carries cnCloud */
-    size_t outlet;     /* STEP_OUTLET: index into next.outlets */
-    char req[192];
+    size_t outlet;     /* STEP_OUTLET: index into poll->next.outlets */
+    struct plug_poll *poll;
 
-    struct plug_reading reading, next;
+    struct plug_reading reading;
     bool have_reading;
 
     /* The SMART dialect. */
     bool smart;        /* the device speaks SMART JSON */
     bool may_be_smart; /* KLAP can carry it: tell IOT and SMART apart by the reply */
     struct smart_plug sp;
-    struct smart_reading smart_next;
-    const char *smart_method;
-    char *smart_req;
     bool has_month, has_today;
     double month_j, today_j;
 };
@@ -177,10 +184,33 @@ static void *plug_create(const struct device_config *cfg, const struct collector
     return p;
 }
 
+static void poll_free(struct plug *p)
+{
+    struct plug_poll *pp = p->poll;
+    if (!pp)
+        return;
+    kasa_plug_reading_free(&pp->next);
+    free(pp->smart_req);
+    free(pp);
+    p->poll = NULL;
+}
+
+/* The poll's scratch is gone once this is called: detail must not point into it. */
 static void finish(struct plug *p, enum poll_status st, const char *detail)
 {
     p->tops->end_poll(p->transport);
+    poll_free(p);
     p->env.done(p->env.owner, st, detail);
+}
+
+/* The assembled reading becomes the plug's. */
+static void keep_reading(struct plug *p, struct plug_reading *next)
+{
+    kasa_plug_reading_free(&p->reading);
+    p->reading = *next;
+    next->outlets = NULL; /* now the plug's */
+    next->n_outlets = 0;
+    p->have_reading = true;
 }
 
 static bool cloud_due(const struct plug *p)
@@ -199,68 +229,70 @@ static bool ask(struct plug *p, bool sysinfo, bool emeter, bool cloud)
                                          "\"emeter\":{\"get_realtime\":{}}",
                                          "\"cnCloud\":{\"get_info\":{}}"};
     const bool want[3] = {sysinfo, emeter, cloud};
+    char *req = p->poll->req;
     size_t n = 0;
-    p->req[n++] = '{';
+    req[n++] = '{';
     for (int i = 0; i < 3; i++) {
         if (!want[i])
             continue;
         if (n > 1)
-            p->req[n++] = ',';
+            req[n++] = ',';
         size_t l = strlen(parts[i]);
-        memcpy(p->req + n, parts[i], l); /* the three fit in req by far */
+        memcpy(req + n, parts[i], l); /* the three fit in req by far */
         n += l;
     }
     if (n == 1)
         return false;
-    p->req[n++] = '}';
-    p->req[n] = '\0';
+    req[n++] = '}';
+    req[n] = '\0';
     p->asking_cloud = cloud;
-    p->tops->request(p->transport, p->req, on_reply, p);
+    p->tops->request(p->transport, req, on_reply, p);
     return true;
 }
 
 static void ask_outlet(struct plug *p)
 {
-    const struct kasa_outlet *o = &p->next.outlets[p->outlet];
+    struct plug_poll *pp = p->poll;
+    const struct kasa_outlet *o = &pp->next.outlets[p->outlet];
     p->asking_cloud = false;
     /* The parser accepted the id, so it fits. */
-    if (!kasa_iot_outlet_meter_request(o->id, p->req, sizeof p->req)) {
+    if (!kasa_iot_outlet_meter_request(o->id, pp->req, sizeof pp->req)) {
         finish(p, POLL_ERR_PROTOCOL, "child id unusable in a request");
         return;
     }
-    p->tops->request(p->transport, p->req, on_reply, p);
+    p->tops->request(p->transport, pp->req, on_reply, p);
 }
 
 /* After sysinfo (and the follow-up): per-outlet meters, or done. */
 static void read_outlets_or_finish(struct plug *p)
 {
-    if (p->next.is_strip && p->next.has_meter && p->next.n_outlets > 0) {
+    struct plug_reading *next = &p->poll->next;
+    if (next->is_strip && next->has_meter && next->n_outlets > 0) {
         p->step = STEP_OUTLET;
         p->outlet = 0;
         ask_outlet(p);
         return;
     }
-    p->reading = p->next;
-    p->have_reading = true;
+    keep_reading(p, next);
     finish(p, POLL_OK, NULL);
 }
 
 static void on_outlet_reply(struct plug *p, const char *body, size_t len)
 {
     char err[200], detail[240];
-    struct kasa_outlet *o = &p->next.outlets[p->outlet];
+    struct plug_reading *next = &p->poll->next;
+    struct kasa_outlet *o = &next->outlets[p->outlet];
     enum kasa_parse_status ps = kasa_iot_parse_outlet_meter(body, len, &o->meter, err, sizeof err);
     if (ps != KASA_PARSE_OK) {
         snprintf(detail, sizeof detail, "outlet %u: %s", o->number, err);
         finish(p, ps == KASA_PARSE_DEVICE ? POLL_ERR_DEVICE : POLL_ERR_PROTOCOL, detail);
         return;
     }
-    if (++p->outlet < p->next.n_outlets) {
+    if (++p->outlet < next->n_outlets) {
         ask_outlet(p);
         return;
     }
-    p->reading = p->next;
-    p->have_reading = true;
+    keep_reading(p, next);
     finish(p, POLL_OK, NULL);
 }
 
@@ -274,23 +306,25 @@ static long long wall_ms(void)
 /* One SMART request: device info and the meter in one multipleRequest. */
 static void smart_poll(struct plug *p)
 {
+    struct plug_poll *pp = p->poll;
     size_t len;
-    free(p->smart_req);
-    p->smart_req = smart_plug_request(&p->sp, wall_ms(), &len, &p->smart_method);
-    if (!p->smart_req) {
+    free(pp->smart_req);
+    pp->smart_req = smart_plug_request(&p->sp, wall_ms(), &len, &pp->smart_method);
+    if (!pp->smart_req) {
         finish(p, POLL_ERR_PROTOCOL, "out of memory for the SMART request");
         return;
     }
     p->step = STEP_SMART;
-    p->tops->request(p->transport, p->smart_req, on_reply, p);
+    p->tops->request(p->transport, pp->smart_req, on_reply, p);
 }
 
 static void on_smart_reply(struct plug *p, const char *body, size_t len)
 {
     char detail[240];
-    struct smart_reading *r = &p->smart_next;
+    struct plug_poll *pp = p->poll;
+    struct smart_reading *r = &pp->smart_next;
     enum poll_status st =
-        smart_plug_parse(&p->sp, p->smart_method, body, len, r, detail, sizeof detail);
+        smart_plug_parse(&p->sp, pp->smart_method, body, len, r, detail, sizeof detail);
     if (st != POLL_OK) {
         /* Not a SMART answer after all (auto went back to the legacy port): start over. */
         if (st == POLL_ERR_PROTOCOL && p->may_be_smart && !smart_plug_reply_shape(body, len))
@@ -298,12 +332,11 @@ static void on_smart_reply(struct plug *p, const char *body, size_t len)
         finish(p, st, detail);
         return;
     }
-    p->reading = r->plug;
+    keep_reading(p, &r->plug);
     p->has_month = r->has_month_energy;
     p->month_j = r->month_energy_j;
     p->has_today = r->has_today_energy;
     p->today_j = r->today_energy_j;
-    p->have_reading = true;
     finish(p, POLL_OK, NULL);
 }
 
@@ -324,7 +357,8 @@ static void on_reply(void *ctx, enum poll_status st, const char *body, size_t le
         return;
     }
     char err[200];
-    enum kasa_parse_status ps = kasa_iot_parse_reply(body, len, &p->next, err, sizeof err);
+    struct plug_reading *next = &p->poll->next;
+    enum kasa_parse_status ps = kasa_iot_parse_reply(body, len, next, err, sizeof err);
     if (ps != KASA_PARSE_OK && p->step == STEP_MAIN && p->may_be_smart &&
         smart_plug_reply_shape(body, len)) {
         log_msg(LOG_INFO, p->cfg->name, "answers in the SMART dialect");
@@ -340,7 +374,7 @@ static void on_reply(void *ctx, enum poll_status st, const char *body, size_t le
     if (p->asking_cloud) {
         p->cloud_asked = true;
         p->cloud_asked_at = ev_now(p->env.loop);
-        if (p->next.cloud_unsupported) {
+        if (next->cloud_unsupported) {
             p->cloud_unsupported = true;
             log_msg(LOG_DEBUG, p->cfg->name, "no cnCloud module; not asking again");
         }
@@ -348,8 +382,8 @@ static void on_reply(void *ctx, enum poll_status st, const char *body, size_t le
     if (p->step == STEP_MAIN) {
         bool first = !p->known;
         p->known = true;
-        p->meter = p->next.has_meter;
-        p->strip = p->next.is_strip;
+        p->meter = next->has_meter;
+        p->strip = next->is_strip;
         /* First contact asked sysinfo alone; ask what it has on the same connection. */
         p->step = STEP_FOLLOW_UP;
         if (first && ask(p, false, p->meter && !p->strip, cloud_due(p)))
@@ -361,13 +395,26 @@ static void on_reply(void *ctx, enum poll_status st, const char *body, size_t le
 static void plug_poll_start(void *state)
 {
     struct plug *p = state;
+    poll_free(p);
+    /* Not zeroed whole: smart_plug_parse zeroes smart_next, req is written before use. */
+    struct plug_poll *pp = malloc(sizeof *pp);
+    if (!pp) {
+        finish(p, POLL_ERR_PROTOCOL, "out of memory for the poll");
+        return;
+    }
+    memset(&pp->next, 0, sizeof pp->next);
+    pp->smart_method = NULL;
+    pp->smart_req = NULL;
+    p->poll = pp;
     if (p->smart) {
         smart_poll(p);
         return;
     }
-    memset(&p->next, 0, sizeof p->next);
-    if (p->have_reading)
-        p->next = p->reading; /* parts not asked this time (the cloud) keep their value */
+    /* Parts not asked this time (the cloud) keep their value. */
+    if (p->have_reading && !kasa_plug_reading_copy(&pp->next, &p->reading)) {
+        finish(p, POLL_ERR_PROTOCOL, "out of memory for the poll");
+        return;
+    }
     p->step = STEP_MAIN;
     ask(p, true, p->known && p->meter && !p->strip, p->known && cloud_due(p));
 }
@@ -377,6 +424,7 @@ static void plug_poll_cancel(void *state)
     struct plug *p = state;
     p->tops->cancel(p->transport);
     p->tops->end_poll(p->transport);
+    poll_free(p);
 }
 
 static bool plug_info(const void *state, struct device_info *info)
@@ -456,7 +504,8 @@ static void plug_destroy(void *state)
     if (!p)
         return;
     p->tops->destroy(p->transport);
-    free(p->smart_req);
+    poll_free(p);
+    kasa_plug_reading_free(&p->reading);
     free(p);
 }
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "collectors/kasa/aes_passthrough.h"
-#include "collectors/kasa/json_err.h"
+#include "collectors/kasa/json_util.h"
 
 /* Replies stay far below this; larger input is rejected before parsing. */
 #define SMART_REPLY_MAX (1024u * 1024u)
@@ -113,33 +113,14 @@ done:
 
 /* --- reply parsing ------------------------------------------------------------------ */
 
-static bool get_number(json_t *obj, const char *key, double *out)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_number(v))
-        return false;
-    double d = json_number_value(v);
-    if (!isfinite(d))
-        return false;
-    *out = d;
-    return true;
-}
-
 /* A number times scale, when both it and the product are finite (1e308 Wh overflows). */
 static bool get_scaled(json_t *obj, const char *key, double scale, double *out)
 {
     double v;
-    if (!get_number(obj, key, &v) || !isfinite(v * scale))
+    if (!kasa_json_number(obj, key, &v) || !isfinite(v * scale))
         return false;
     *out = v * scale;
     return true;
-}
-
-static void copy_str(char *dst, size_t cap, json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    if (s)
-        snprintf(dst, cap, "%s", s);
 }
 
 /* Length of the valid UTF-8 prefix of s[0..len) that fits in cap-1 bytes ending on a
@@ -197,15 +178,15 @@ static enum smart_status parse_device_info(json_t *r, struct smart_reading *out,
                                            size_t errlen)
 {
     struct plug_reading *p = &out->plug;
-    copy_str(p->model, sizeof p->model, r, "model");
+    kasa_json_copy_str(p->model, sizeof p->model, r, "model");
     if (!p->model[0]) {
         set_err(err, errlen, "get_device_info has no model");
         return SMART_PROTOCOL;
     }
-    copy_str(p->hw_ver, sizeof p->hw_ver, r, "hw_ver");
-    copy_str(p->sw_ver, sizeof p->sw_ver, r, "fw_ver");
-    copy_str(out->type, sizeof out->type, r, "type");
-    copy_str(p->mac, sizeof p->mac, r, "mac");
+    kasa_json_copy_str(p->hw_ver, sizeof p->hw_ver, r, "hw_ver");
+    kasa_json_copy_str(p->sw_ver, sizeof p->sw_ver, r, "fw_ver");
+    kasa_json_copy_str(out->type, sizeof out->type, r, "type");
+    kasa_json_copy_str(p->mac, sizeof p->mac, r, "mac");
     for (char *c = p->mac; *c; c++)
         if (*c == '-')
             *c = ':';
@@ -215,8 +196,8 @@ static enum smart_status parse_device_info(json_t *r, struct smart_reading *out,
         p->has_relay = true;
         p->relay_on = json_is_true(on);
     }
-    p->has_on_time = get_number(r, "on_time", &p->on_time_s);
-    p->has_rssi = get_number(r, "rssi", &p->rssi_dbm);
+    p->has_on_time = kasa_json_number(r, "on_time", &p->on_time_s);
+    p->has_rssi = kasa_json_number(r, "rssi", &p->rssi_dbm);
     json_t *sl = json_object_get(r, "signal_level");
     if (json_is_integer(sl) && json_integer_value(sl) >= 0 && json_integer_value(sl) <= 100) {
         out->has_signal_level = true;
@@ -230,7 +211,7 @@ static void parse_energy_usage(json_t *r, struct smart_reading *out)
     struct plug_reading *p = &out->plug;
     double v;
     p->has_meter = true;
-    if (get_number(r, "current_power", &v)) { /* mW */
+    if (kasa_json_number(r, "current_power", &v)) { /* mW */
         p->has_power = true;
         p->power_w = v / 1000.0;
     }
@@ -245,15 +226,15 @@ static void parse_emeter_data(json_t *r, struct smart_reading *out)
     struct plug_reading *p = &out->plug;
     double v;
     p->has_meter = true;
-    if (get_number(r, "power_mw", &v)) {
+    if (kasa_json_number(r, "power_mw", &v)) {
         p->has_power = true;
         p->power_w = v / 1000.0;
     }
-    if (get_number(r, "voltage_mv", &v)) {
+    if (kasa_json_number(r, "voltage_mv", &v)) {
         p->has_voltage = true;
         p->voltage_v = v / 1000.0;
     }
-    if (get_number(r, "current_ma", &v)) {
+    if (kasa_json_number(r, "current_ma", &v)) {
         p->has_current = true;
         p->current_a = v / 1000.0;
     }

@@ -89,6 +89,7 @@ static inline enum kasa_parse_status fuzz_parse_iot(const char *json, size_t len
     /* The IOT codec drops negative times and totals (iot_json.c). */
     FUZZ_CHECK(!r.has_on_time || r.on_time_s >= 0);
     FUZZ_CHECK(!r.has_energy || r.energy_j >= 0);
+    kasa_plug_reading_free(&r);
 
     struct kasa_meter m;
     err[0] = '\0';

@@ -9,8 +9,10 @@
 
 #include "collectors/kasa/iot_json.h"
 
+/* A fresh parse into *r, which is zeroed or holds an earlier reading. */
 static enum kasa_parse_status parse(const char *json, struct plug_reading *r, char *err)
 {
+    kasa_plug_reading_free(r);
     memset(r, 0, sizeof *r);
     return kasa_iot_parse_reply(json, strlen(json), r, err, 200);
 }
@@ -18,7 +20,7 @@ static enum kasa_parse_status parse(const char *json, struct plug_reading *r, ch
 /* Shapes as real HS110 hardware 1 sends them: v1 floats in A, V, W, kWh. */
 static void test_emeter_v1_floats(void **state)
 {
-    struct plug_reading r;
+    struct plug_reading r = {0};
     char err[200];
     assert_int_equal(
         parse("{\"system\":{\"get_sysinfo\":{\"model\":\"HS110(EU)\",\"hw_ver\":\"1.0\","
@@ -48,7 +50,7 @@ static void test_emeter_v1_floats(void **state)
 /* HS110 hardware 2 and later: integers in mA, mV, mW, Wh. */
 static void test_emeter_v2_milli_units(void **state)
 {
-    struct plug_reading r;
+    struct plug_reading r = {0};
     char err[200];
     assert_int_equal(parse("{\"emeter\":{\"get_realtime\":{\"current_ma\":451,\"power_mw\":61753,"
                            "\"total_wh\":16323,\"voltage_mv\":230837,\"err_code\":0}}}",
@@ -63,7 +65,7 @@ static void test_emeter_v2_milli_units(void **state)
 /* Per field, not per device: a reply mixing both generations takes each field as it is. */
 static void test_emeter_mixed_fields(void **state)
 {
-    struct plug_reading r;
+    struct plug_reading r = {0};
     char err[200];
     assert_int_equal(parse("{\"emeter\":{\"get_realtime\":{\"power\":3.5,\"voltage_mv\":120000,"
                            "\"err_code\":0}}}",
@@ -79,7 +81,7 @@ static void test_emeter_mixed_fields(void **state)
  * (HS100 hw1): both mean "no readings", not a failed poll. */
 static void test_emeter_not_supported_both_levels(void **state)
 {
-    struct plug_reading r;
+    struct plug_reading r = {0};
     char err[200];
     assert_int_equal(parse("{\"system\":{\"get_sysinfo\":{\"model\":\"HS100(US)\","
                            "\"feature\":\"TIM\",\"relay_state\":0,\"err_code\":0}},"
@@ -105,7 +107,7 @@ static void test_emeter_not_supported_both_levels(void **state)
 
 static void test_device_errors(void **state)
 {
-    struct plug_reading r;
+    struct plug_reading r = {0};
     char err[200];
     assert_int_equal(parse("{\"system\":{\"get_sysinfo\":{\"err_code\":-3,"
                            "\"err_msg\":\"invalid argument\"}}}",
@@ -118,7 +120,7 @@ static void test_device_errors(void **state)
 
 static void test_protocol_errors(void **state)
 {
-    struct plug_reading r;
+    struct plug_reading r = {0};
     char err[200];
     assert_int_equal(parse("", &r, err), KASA_PARSE_PROTOCOL);
     assert_int_equal(parse("{\"system\":", &r, err), KASA_PARSE_PROTOCOL);
@@ -144,7 +146,7 @@ static void test_long_strings_truncate(void **state)
     alias[sizeof alias - 1] = '\0';
     snprintf(json, sizeof json,
              "{\"system\":{\"get_sysinfo\":{\"model\":\"HS100\",\"alias\":\"%s\"}}}", alias);
-    struct plug_reading r;
+    struct plug_reading r = {0};
     char err[200];
     assert_int_equal(parse(json, &r, err), KASA_PARSE_OK);
     assert_int_equal(strlen(r.alias), sizeof r.alias - 1);
@@ -179,7 +181,7 @@ static const char *strip_sysinfo(char *buf, size_t cap, const char *prefix, int 
 static void test_strip_children(void **state)
 {
     char json[4096];
-    struct plug_reading r;
+    struct plug_reading r = {0};
     char err[200];
     assert_int_equal(parse(strip_sysinfo(json, sizeof json, DEVID, 2), &r, err), KASA_PARSE_OK);
     assert_true(r.is_strip);
@@ -212,6 +214,7 @@ static void test_strip_children(void **state)
     assert_int_equal(kasa_iot_parse_reply(plug, strlen(plug), &r, err, sizeof err), KASA_PARSE_OK);
     assert_false(r.is_strip);
     assert_int_equal(r.n_outlets, 0);
+    assert_null(r.outlets);
     assert_true(r.has_led && !r.led_on);
 }
 
@@ -219,7 +222,7 @@ static void test_strip_children(void **state)
  * ids that do not end in two distinct hex digits fall back to positions. */
 static void test_strip_outlet_numbers(void **state)
 {
-    struct plug_reading r;
+    struct plug_reading r = {0};
     char err[200];
     assert_int_equal(
         parse("{\"system\":{\"get_sysinfo\":{\"model\":\"KP303(UK)\",\"deviceId\":\"AB\","
@@ -248,13 +251,14 @@ static void test_strip_outlet_numbers(void **state)
     assert_int_equal(r.outlets[0].number, 1);
     assert_int_equal(r.outlets[1].number, 2);
     assert_int_equal(r.outlets[2].number, 3);
+    kasa_plug_reading_free(&r);
 }
 
 /* Over UDP a strip sends the last two characters of each id (one on some firmware). */
 static void test_strip_udp_short_ids(void **state)
 {
     char json[4096];
-    struct plug_reading r;
+    struct plug_reading r = {0};
     char err[200];
     assert_int_equal(parse(strip_sysinfo(json, sizeof json, "", 2), &r, err), KASA_PARSE_OK);
     assert_string_equal(r.outlets[0].id, DEVID "00");
@@ -281,12 +285,14 @@ static void test_strip_udp_short_ids(void **state)
              did);
     assert_int_equal(parse(json, &r, err), KASA_PARSE_PROTOCOL);
     assert_non_null(strstr(err, "children[0]"));
+    assert_int_equal(r.n_outlets, 0);
+    assert_null(r.outlets);
 }
 
 static void expect_bad_children(const char *children, const char *needle)
 {
     char json[4096];
-    struct plug_reading r;
+    struct plug_reading r = {0};
     char err[200];
     snprintf(json, sizeof json,
              "{\"system\":{\"get_sysinfo\":{\"model\":\"HS300(US)\","
@@ -296,6 +302,7 @@ static void expect_bad_children(const char *children, const char *needle)
     if (!strstr(err, needle))
         fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
     assert_int_equal(r.n_outlets, 0);
+    assert_null(r.outlets);
 }
 
 static void test_strip_bad_children(void **state)
@@ -322,11 +329,12 @@ static void test_strip_bad_children(void **state)
             snprintf(ok, sizeof ok, "%s]", ids);
             snprintf(json, sizeof json,
                      "{\"system\":{\"get_sysinfo\":{\"model\":\"X\",\"children\":%s}}}", ok);
-            struct plug_reading r;
+            struct plug_reading r = {0};
             char err[200];
             assert_int_equal(parse(json, &r, err), KASA_PARSE_OK);
             assert_int_equal(r.n_outlets, 16);
             assert_int_equal(r.outlets[15].number, 16);
+            kasa_plug_reading_free(&r);
         }
     }
     snprintf(ids + n, sizeof ids - n, "]");
@@ -396,7 +404,7 @@ static void test_outlet_meter_replies(void **state)
 
 static void test_cloud_info(void **state)
 {
-    struct plug_reading r;
+    struct plug_reading r = {0};
     char err[200];
     assert_int_equal(parse("{\"cnCloud\":{\"get_info\":{\"username\":\"a@b.example\","
                            "\"server\":\"n-devs.tplinkcloud.com\",\"binded\":1,"
@@ -437,7 +445,7 @@ static void test_cloud_info(void **state)
 /* led_off and updating are left out when the device does not send them. */
 static void test_led_and_updating(void **state)
 {
-    struct plug_reading r;
+    struct plug_reading r = {0};
     char err[200];
     assert_int_equal(parse("{\"system\":{\"get_sysinfo\":{\"model\":\"HS110(EU)\",\"led_off\":0,"
                            "\"updating\":1}}}",
@@ -449,6 +457,49 @@ static void test_led_and_updating(void **state)
                      KASA_PARSE_OK);
     assert_false(r.has_led);
     assert_false(r.has_updating);
+}
+
+/* A copy owns its outlets: changing or freeing one leaves the other whole, and a later
+ * sysinfo replaces the copy's list (the old one freed: ASan's leak check) while a reply
+ * without sysinfo keeps it. */
+static void test_reading_copy(void **state)
+{
+    char json[4096];
+    struct plug_reading a = {0}, b;
+    char err[200];
+    assert_int_equal(parse(strip_sysinfo(json, sizeof json, DEVID, 2), &a, err), KASA_PARSE_OK);
+    a.has_cloud = a.cloud_bound = true;
+    assert_true(kasa_plug_reading_copy(&b, &a));
+    assert_int_equal(b.n_outlets, 6);
+    assert_ptr_not_equal(b.outlets, a.outlets);
+    assert_string_equal(b.outlets[5].id, DEVID "05");
+    assert_true(b.has_cloud && b.cloud_bound);
+    b.outlets[0].alias[0] = 'X';
+    assert_string_not_equal(a.outlets[0].alias, b.outlets[0].alias);
+
+    const char *meter = "{\"emeter\":{\"get_realtime\":{\"power_mw\":1500}}}";
+    assert_int_equal(kasa_iot_parse_reply(meter, strlen(meter), &b, err, sizeof err),
+                     KASA_PARSE_OK);
+    assert_int_equal(b.n_outlets, 6);
+    const char *two = "{\"system\":{\"get_sysinfo\":{\"model\":\"KP303(UK)\",\"children\":["
+                      "{\"id\":\"AB00\"},{\"id\":\"AB01\"}]}}}";
+    assert_int_equal(kasa_iot_parse_reply(two, strlen(two), &b, err, sizeof err), KASA_PARSE_OK);
+    assert_int_equal(b.n_outlets, 2);
+    assert_true(b.has_cloud && b.cloud_bound); /* not in this reply: kept */
+    kasa_plug_reading_free(&b);
+    assert_null(b.outlets);
+    assert_int_equal(b.n_outlets, 0);
+    assert_int_equal(a.n_outlets, 6);
+    assert_string_equal(a.outlets[5].id, DEVID "05");
+
+    /* A plug's reading has nothing to copy. */
+    const char *plug = "{\"system\":{\"get_sysinfo\":{\"model\":\"HS100(US)\"}}}";
+    assert_int_equal(parse(plug, &a, err), KASA_PARSE_OK);
+    assert_true(kasa_plug_reading_copy(&b, &a));
+    assert_null(b.outlets);
+    assert_string_equal(b.model, "HS100(US)");
+    kasa_plug_reading_free(&a);
+    kasa_plug_reading_free(&b);
 }
 
 int main(void)
@@ -465,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_strip_outlet_numbers),
         cmocka_unit_test(test_strip_udp_short_ids),
         cmocka_unit_test(test_strip_bad_children),
+        cmocka_unit_test(test_reading_copy),
         cmocka_unit_test(test_outlet_meter_request),
         cmocka_unit_test(test_outlet_meter_replies),
         cmocka_unit_test(test_cloud_info),
