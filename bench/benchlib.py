@@ -154,8 +154,9 @@ def inventory_text(names_hosts, interval="10s", timeout="2s", switches=()):
     return "\n".join(lines) + "\n"
 
 
-def start_daemon(harness, inventory, log_level="warn", timeout=120.0):
-    """tplink_exporter on a free loopback port; waits until /metrics answers."""
+def start_daemon(harness, inventory, log_level="warn", timeout=120.0, ready_path="/metrics"):
+    """tplink_exporter on a free loopback port; waits until ready_path answers 200 ("/", the
+    landing page, tells it is up without a render of the exposition)."""
     path = harness.write_inventory(inventory)
     port = free_port()
     argv = [harness.binary("tplink_exporter"), f"--config.file={path}",
@@ -166,13 +167,13 @@ def start_daemon(harness, inventory, log_level="warn", timeout=120.0):
         if not d.alive():
             raise RuntimeError(f"tplink_exporter exited: {d.stderr_tail()}")
         try:
-            status, _, _ = d.fetch("/metrics", timeout=10.0)
+            status, _, _ = d.fetch(ready_path, timeout=10.0)
             if status == 200:
                 return d
         except OSError:
             pass
         time.sleep(0.1)
-    raise RuntimeError("tplink_exporter: /metrics not answering")
+    raise RuntimeError(f"tplink_exporter: {ready_path} not answering")
 
 
 def metric_sum(text, name):

@@ -270,6 +270,7 @@ static void on_event(struct floor_state *f, size_t i, uint32_t events)
     bool ok = kasa_iot_parse_reply((const char *)t->rd.body, t->rd.body_len, &r, err, sizeof err) ==
                   KASA_PARSE_OK &&
               r.has_power;
+    kasa_plug_reading_free(&r);
     finish(f, t, ok);
 }
 
