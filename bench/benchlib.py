@@ -143,10 +143,11 @@ class SimShards:
             stop(p)
 
 
-def inventory_text(names_hosts, interval="10s", timeout="2s", switches=()):
+def inventory_text(names_hosts, interval="10s", timeout="2s", switches=(), plug_keys=None):
     lines = ["defaults:", f"  interval: {interval}", f"  timeout: {timeout}", "plugs:"]
+    extra = "".join(f", {k}: {v}" for k, v in (plug_keys or {}).items())
     for name, host in names_hosts:
-        lines.append(f"  - {{name: {name}, host: {host}}}")
+        lines.append(f"  - {{name: {name}, host: {host}{extra}}}")
     if switches:
         lines.append("switches:")
         for sw in switches:
