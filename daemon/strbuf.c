@@ -26,7 +26,9 @@ void strbuf_reset(struct strbuf *b)
         b->data[0] = '\0';
 }
 
-static bool reserve(struct strbuf *b, size_t extra)
+/* Room for extra more bytes and the NUL. Appends double the capacity (amortised O(1));
+ * strbuf_reserve asks for exactly what it is told, for a size known in advance. */
+static bool grow(struct strbuf *b, size_t extra, bool exact)
 {
     if (b->overflow)
         return false;
@@ -37,31 +39,13 @@ static bool reserve(struct strbuf *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
+    size_t cap = need;
+    if (!exact) {
+        cap = b->cap ? b->cap : 256;
+        while (cap < need)
+            cap *= 2;
+    }
     char *p = realloc(b->data, cap);
-    if (!p) {
-        b->overflow = true;
-        return false;
-    }
-    b->data = p;
-    b->cap = cap;
-    return true;
-}
-
-bool strbuf_reserve(struct strbuf *b, size_t extra)
-{
-    if (b->overflow)
-        return false;
-    if (extra > b->limit - b->len) {
-        b->overflow = true;
-        return false;
-    }
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return true;
-    char *p = realloc(b->data, need);
     if (!p) {
         b->overflow = true;
         return false;
@@ -69,8 +53,18 @@ bool strbuf_reserve(struct strbuf *b, size_t extra)
     if (!b->data)
         p[0] = '\0';
     b->data = p;
-    b->cap = need;
+    b->cap = cap;
     return true;
+}
+
+static bool reserve(struct strbuf *b, size_t extra)
+{
+    return grow(b, extra, false);
+}
+
+bool strbuf_reserve(struct strbuf *b, size_t extra)
+{
+    return grow(b, extra, true);
 }
 
 bool strbuf_append(struct strbuf *b, const void *data, size_t len)

@@ -332,13 +332,8 @@ static int start_tag(struct scan *sc, size_t i, size_t *next)
     return script ? add_script(sc, pieces, n_pieces) : 0;
 }
 
-int es_html_scan(const char *text, size_t len, struct es_html *out, char *err, size_t errlen)
+int es_html_check_size(size_t len, char *err, size_t errlen)
 {
-    out->n_scripts = 0;
-    out->logon_form = false;
-    out->quirks = 0;
-    out->arena = NULL;
-    out->arena_len = 0;
     if (len > ES_HTML_MAX_BYTES) {
         set_err(err, errlen, "page larger than 1 MiB");
         return -1;
@@ -347,6 +342,18 @@ int es_html_scan(const char *text, size_t len, struct es_html *out, char *err, s
         set_err(err, errlen, "empty page");
         return -1;
     }
+    return 0;
+}
+
+int es_html_scan(const char *text, size_t len, struct es_html *out, char *err, size_t errlen)
+{
+    out->n_scripts = 0;
+    out->logon_form = false;
+    out->quirks = 0;
+    out->arena = NULL;
+    out->arena_len = 0;
+    if (es_html_check_size(len, err, errlen) < 0)
+        return -1;
     struct scan sc = {(const unsigned char *)text, len, out};
     const unsigned char *s = sc.s;
     size_t i = 0;

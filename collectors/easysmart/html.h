@@ -72,6 +72,10 @@ int es_html_parse_libxml2(const char *text, size_t len, struct es_html *out, cha
 
 void es_html_free(struct es_html *h);
 
+/* The bounds both readers apply to a page before reading it: 0, or -1 with the reason in err
+ * (larger than ES_HTML_MAX_BYTES, or empty). */
+int es_html_check_size(size_t len, char *err, size_t errlen);
+
 /* action="/logon.cgi", "logon.cgi", "http://host/logon.cgi?x": the last path segment. */
 bool es_html_is_logon_action(const char *a, size_t len);
 

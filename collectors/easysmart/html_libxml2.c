@@ -97,14 +97,8 @@ int es_html_parse_libxml2(const char *text, size_t len, struct es_html *out, cha
                           size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    if (len > ES_HTML_MAX_BYTES) {
-        set_err(err, errlen, "page larger than 1 MiB");
+    if (es_html_check_size(len, err, errlen) < 0)
         return -1;
-    }
-    if (len == 0) {
-        set_err(err, errlen, "empty page");
-        return -1;
-    }
     /* libxml2 stops at a NUL; a space keeps the rest of the page readable */
     char *copy = malloc(len);
     if (!copy) {

@@ -21,19 +21,7 @@
 
 #define FIX TEST_FIXTURES "/easy-smart/"
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    static const size_t cap = 1 << 20;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    *len = fread(buf, 1, cap, f);
-    fclose(f);
-    assert_true(*len > 0 && *len < cap);
-    return buf;
-}
+#include "fixture_file.h"
 
 #define SAME_CODEC(fn, type, text, len)                                                            \
     do {                                                                                           \
