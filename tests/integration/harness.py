@@ -376,7 +376,11 @@ def inventory(plugs=(), interval="1s", timeout="500ms", switches=()):
 def start_daemon(inventory_text=None, config_path=None, args=(), timeout=15.0, attempts=3):
     """Starts tplink_exporter on a free loopback port with an inventory (text written to a
     temporary file, or an existing path) and waits until /metrics answers 200. Retries on
-    a fresh port if the process exits early (a port taken in the meantime)."""
+    a fresh port if the process exits early (a port taken in the meantime).
+
+    The tests count polls between two scrapes, so they render on every change
+    (--web.min-render-interval=0) unless args set the interval; test_render_interval runs
+    the default."""
     if inventory_text is not None:
         config_path = write_inventory(inventory_text)
     last = None
@@ -386,6 +390,8 @@ def start_daemon(inventory_text=None, config_path=None, args=(), timeout=15.0, a
         if config_path is not None:
             argv.append(f"--config.file={config_path}")
         argv += [f"--web.listen-address={LOOPBACK}:{port}", "--log.level=debug"] + list(args)
+        if not any(str(a).startswith("--web.min-render-interval") for a in args):
+            argv.append("--web.min-render-interval=0")
         d = Daemon(argv, port, config_path)
         deadline = time.monotonic() + timeout
         while d.alive() and time.monotonic() < deadline:
