@@ -437,10 +437,8 @@ static int add_http(struct ctl *ctl, struct ev_loop *loop, const char *spec)
             .name = name,
         };
         d->ks = klap_sim_start(loop, &o, err, sizeof err);
-        if (!d->ks)
-            why = err;
-        else if (ctl->disc_port && start_discovery(ctl, loop, d, addr, (int)version, aes, handler,
-                                                   hctx, err, sizeof err) < 0)
+        if (!d->ks || (ctl->disc_port && start_discovery(ctl, loop, d, addr, (int)version, aes,
+                                                         handler, hctx, err, sizeof err) < 0))
             why = err;
     }
     explicit_bzero(pass, sizeof pass);
