@@ -33,14 +33,21 @@ struct ctl_udp_query {
     int sends;            /* how often to send, spread over the first half of the wait */
     bool unicast;         /* one device: connected socket, first reply ends the wait */
     size_t max;           /* replies kept at most */
+    /* A second request beside it on the same socket (the new-firmware discovery probe):
+     * raw2 sent as is to port2 of the same host, and replies from port2 kept as they came
+     * (not XOR). port2 0: none. Not with unicast. */
+    uint16_t port2;
+    const uint8_t *raw2;
+    size_t raw2_len;
 };
 
 struct ctl_reply {
     struct sockaddr_storage addr;
     char host[64]; /* numeric */
     uint16_t port;
-    char *body; /* decrypted, NUL-terminated */
+    char *body; /* decrypted, NUL-terminated (from port2: the bytes as sent, NUL added) */
     size_t len;
+    bool from_port2;
 };
 
 /* Returns the replies (one per source address and port, in arrival order) in *out, or -1

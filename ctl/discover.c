@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "collectors/kasa/discovery.h"
+#include "collectors/kasa/discovery20002.h"
 #include "collectors/kasa/xor.h"
 #include "ctl/ctl.h"
 #include "daemon/strbuf.h"
@@ -141,7 +143,8 @@ static int drain(int fd, const struct ctl_udp_query *q, const struct sockaddr_st
         memset(&r, 0, sizeof r);
         r.addr = from;
         numeric_host(&from, r.host, sizeof r.host, &r.port);
-        if (r.port != q->accept_port || (q->unicast && !same_addr(&from, to)))
+        r.from_port2 = q->port2 && r.port == q->port2;
+        if ((r.port != q->accept_port && !r.from_port2) || (q->unicast && !same_addr(&from, to)))
             continue;
         bool dup = false;
         for (size_t i = 0; i < *n && !dup; i++)
@@ -162,7 +165,10 @@ static int drain(int fd, const struct ctl_udp_query *q, const struct sockaddr_st
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        kasa_xor_decrypt(buf, (size_t)got, (uint8_t *)r.body);
+        if (r.from_port2)
+            memcpy(r.body, buf, (size_t)got);
+        else
+            kasa_xor_decrypt(buf, (size_t)got, (uint8_t *)r.body);
         r.body[got] = '\0';
         r.len = (size_t)got;
         (*list)[(*n)++] = r;
@@ -174,10 +180,15 @@ int ctl_udp_collect(const struct ctl_udp_query *q, struct ctl_reply **out, size_
 {
     *out = NULL;
     *n = 0;
-    struct sockaddr_storage to, src;
+    struct sockaddr_storage to, to2, src;
     socklen_t tolen, srclen;
     if (resolve(q->host, q->port, AF_UNSPEC, AI_NUMERICSERV, &to, &tolen, err, errlen) < 0)
         return -1;
+    to2 = to;
+    if (to2.ss_family == AF_INET)
+        ((struct sockaddr_in *)&to2)->sin_port = htons(q->port2);
+    else
+        ((struct sockaddr_in6 *)&to2)->sin6_port = htons(q->port2);
     char why[200];
     if (q->source && resolve(q->source, 0, to.ss_family, AI_NUMERICSERV | AI_PASSIVE, &src, &srclen,
                              why, sizeof why) < 0) {
@@ -231,6 +242,14 @@ int ctl_udp_collect(const struct ctl_udp_query *q, struct ctl_reply **out, size_
                          strerror(errno));
                 goto out;
             }
+            if (q->port2 && !q->unicast) {
+                w = sendto(fd, q->raw2, q->raw2_len, MSG_NOSIGNAL, (struct sockaddr *)&to2, tolen);
+                if (w < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) {
+                    snprintf(err, errlen, "send to %s port %u: %s", q->host, (unsigned)q->port2,
+                             strerror(errno));
+                    goto out;
+                }
+            }
             sent++;
             continue;
         }
@@ -261,15 +280,114 @@ out:
     return rc;
 }
 
+/* A 20002 reply as a found device: what the probe tells, the rest "-". -1 with err. */
+static int found_from_20002(const struct ctl_reply *r, struct kasa_found *f, char *err,
+                            size_t errlen)
+{
+    struct disc20002_info d;
+    if (disc20002_parse_reply((const uint8_t *)r->body, r->len, &d, err, errlen) < 0)
+        return -1;
+    memset(f, 0, sizeof *f);
+    snprintf(f->host, sizeof f->host, "%s", r->host);
+    f->port = KASA_DEFAULT_PORT;
+    f->relay = -1;
+    f->partial = true;
+    switch (d.transport) {
+    case KASA_TRANSPORT_IOT_KLAP:
+    case KASA_TRANSPORT_SMART_KLAP:
+        snprintf(f->protocol, sizeof f->protocol, "klap");
+        break;
+    case KASA_TRANSPORT_SMART_AES:
+        snprintf(f->protocol, sizeof f->protocol, "aes");
+        break;
+    case KASA_TRANSPORT_IOT_XOR:
+        break; /* a legacy plug: the 9999 reply, if any, tells more */
+    case KASA_TRANSPORT_UNKNOWN:
+    default:
+        snprintf(err, errlen, "unknown device type or encryption");
+        return -1;
+    }
+    f->http_port = (uint16_t)d.http_port;
+    snprintf(f->model, sizeof f->model, "%s", d.model);
+    snprintf(f->device_id, sizeof f->device_id, "%s", d.device_id);
+    snprintf(f->mac, sizeof f->mac, "%s", d.mac);
+    for (char *c = f->mac; *c; c++)
+        if (*c == '-')
+            *c = ':'; /* as sysinfo writes it, so one device reads the same in both */
+    return 0;
+}
+
+/* Two entries for one device: the same address, device id or MAC. */
+static bool same_device(const struct kasa_found *a, const struct kasa_found *b)
+{
+    return strcmp(a->host, b->host) == 0 ||
+           (a->device_id[0] && strcmp(a->device_id, b->device_id) == 0) ||
+           (a->mac[0] && strcasecmp(a->mac, b->mac) == 0);
+}
+
+/* The devices of both probes, in the replies' (address) order, each once: a device that
+ * answered the legacy probe is listed by that richer reply. Unusable replies get a line on
+ * stderr. -1 when out of memory. */
+static int merge_found(const struct ctl_reply *r, size_t n, struct kasa_found **out, size_t *nout)
+{
+    struct kasa_found *parsed = calloc(n ? n : 1, sizeof *parsed);
+    struct kasa_found *found = calloc(n ? n : 1, sizeof *found);
+    bool *ok = calloc(n ? n : 1, sizeof *ok);
+    if (!parsed || !found || !ok) {
+        free(parsed);
+        free(found);
+        free(ok);
+        return -1;
+    }
+    char err[300];
+    for (size_t i = 0; i < n; i++) {
+        struct kasa_found *f = &parsed[i];
+        snprintf(f->host, sizeof f->host, "%s", r[i].host);
+        f->port = r[i].port;
+        int rc = r[i].from_port2 ? found_from_20002(&r[i], f, err, sizeof err)
+                                 : kasa_found_parse(r[i].body, r[i].len, f, err, sizeof err);
+        if (rc < 0) {
+            char shown[4 * sizeof err];
+            fprintf(stderr, "tplinkctl: %s port %u: ignored: %s\n", r[i].host, (unsigned)r[i].port,
+                    kasa_escape(err, false, shown, sizeof shown));
+            continue;
+        }
+        ok[i] = true;
+    }
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[i])
+            continue;
+        bool dup = false;
+        /* A device seen on two addresses (two interfaces, or a NAT) is listed once. */
+        for (size_t j = 0; j < nf && !dup; j++)
+            dup = r[i].from_port2 ? same_device(&parsed[i], &found[j])
+                                  : parsed[i].device_id[0] &&
+                                        strcmp(found[j].device_id, parsed[i].device_id) == 0;
+        /* The probe's entry gives way to a legacy reply that comes later in the order. */
+        for (size_t j = i + 1; j < n && !dup && r[i].from_port2; j++)
+            dup = ok[j] && !r[j].from_port2 && same_device(&parsed[i], &parsed[j]);
+        if (!dup)
+            found[nf++] = parsed[i];
+    }
+    free(parsed);
+    free(ok);
+    *out = found;
+    *nout = nf;
+    return 0;
+}
+
 /* ---- discover ---- */
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: tplinkctl discover [-T SECONDS] [--target ADDR[:PORT]] [--port P]\n"
-            "                          [--source ADDR] [--inventory]\n\n"
-            "Broadcasts system.get_sysinfo (with emeter.get_realtime) to legacy Kasa plugs and\n"
-            "lists those that answer.\n\n"
+            "                          [--discovery-port P] [--legacy-only] [--source ADDR]\n"
+            "                          [--inventory]\n\n"
+            "Broadcasts system.get_sysinfo (with emeter.get_realtime) to legacy Kasa plugs, and\n"
+            "the discovery probe of newer firmware (KLAP, AES) to UDP 20002, and lists those\n"
+            "that answer, each once.\n\n"
             "  -T, --timeout SECONDS   how long to listen (default %.0f); the request goes out\n"
             "                          %d times in the first half\n"
             "      --target ADDR[:PORT]\n"
@@ -278,6 +396,9 @@ static void usage(FILE *out)
             "                          one device\n"
             "      --port P            accept replies from this source port (default: the\n"
             "                          target's port)\n"
+            "      --discovery-port P  where the new-firmware probe goes, and replies come from\n"
+            "                          (default 20002), on the target's address\n"
+            "      --legacy-only       send the legacy request only\n"
             "  -s, --source ADDR       send from this local address\n"
             "      --inventory         print the plugs as inventory YAML instead of a table\n",
             DISCOVER_DEFAULT_WAIT, DISCOVER_SENDS);
@@ -285,9 +406,9 @@ static void usage(FILE *out)
 
 static void print_table(const struct kasa_found *found, size_t n)
 {
-    static const char *const head[] = {"HOST", "MODEL", "HARDWARE", "FIRMWARE",
-                                       "MAC",  "ALIAS", "METER",    "RELAY"};
-    enum { COLS = 8, CELL = 4 * 128 + 16 };
+    static const char *const head[] = {"HOST",  "MODEL", "HARDWARE", "FIRMWARE", "MAC",
+                                       "ALIAS", "METER", "RELAY",    "PROTOCOL"};
+    enum { COLS = 9, CELL = 4 * 128 + 16 };
     size_t width[COLS];
     for (size_t c = 0; c < COLS; c++)
         width[c] = strlen(head[c]);
@@ -311,11 +432,17 @@ static void print_table(const struct kasa_found *found, size_t n)
         kasa_escape(f->sw_ver, false, cells[i][3], CELL);
         kasa_escape(f->mac, false, cells[i][4], CELL);
         kasa_escape(f->alias, false, cells[i][5], CELL);
-        snprintf(cells[i][6], CELL, "%s", f->meter ? "yes" : "no");
+        snprintf(cells[i][6], CELL, "%s", f->partial ? "-" : f->meter ? "yes" : "no");
         if (f->outlets)
             snprintf(cells[i][7], CELL, "strip(%d)", f->outlets);
         else
             snprintf(cells[i][7], CELL, "%s", f->relay < 0 ? "-" : f->relay ? "on" : "off");
+        if (!f->protocol[0])
+            snprintf(cells[i][8], CELL, "legacy");
+        else if (f->http_port && f->http_port != 80)
+            snprintf(cells[i][8], CELL, "%s:%u", f->protocol, (unsigned)f->http_port);
+        else
+            snprintf(cells[i][8], CELL, "%s", f->protocol);
         for (size_t c = 0; c < COLS; c++) {
             if (!cells[i][c][0])
                 snprintf(cells[i][c], CELL, "-");
@@ -345,13 +472,15 @@ int ctl_discover_main(int argc, char **argv)
         {"port", required_argument, NULL, 'p'},
         {"source", required_argument, NULL, 's'},
         {"inventory", no_argument, NULL, 'i'},
+        {"discovery-port", required_argument, NULL, 'D'},
+        {"legacy-only", no_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     double wait = DISCOVER_DEFAULT_WAIT;
     const char *target = "255.255.255.255", *source = NULL;
-    bool inventory = false;
-    long accept = -1;
+    bool inventory = false, legacy_only = false;
+    long accept = -1, port2 = DISC20002_PORT;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "T:t:s:h", longopts, NULL)) != -1) {
@@ -375,6 +504,19 @@ int ctl_discover_main(int argc, char **argv)
             }
             break;
         }
+        case 'D': {
+            char *end;
+            errno = 0;
+            port2 = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || port2 < 1 || port2 > 65535) {
+                fprintf(stderr, "tplinkctl: --discovery-port wants a port from 1 to 65535\n");
+                return 2;
+            }
+            break;
+        }
+        case 'L':
+            legacy_only = true;
+            break;
         case 's':
             source = optarg;
             break;
@@ -410,6 +552,20 @@ int ctl_discover_main(int argc, char **argv)
         .sends = DISCOVER_SENDS,
         .max = DISCOVER_MAX,
     };
+    /* The bare probe (no RSA key): devices answer it with what discovery needs. */
+    uint8_t probe[DISC20002_HEADER_LEN];
+    if (!legacy_only) {
+        if ((uint16_t)port2 == q.accept_port || (uint16_t)port2 == port) {
+            fprintf(stderr,
+                    "tplinkctl: --discovery-port must differ from the legacy port %u "
+                    "(or give --legacy-only)\n",
+                    (unsigned)port);
+            return 2;
+        }
+        q.port2 = (uint16_t)port2;
+        q.raw2 = probe;
+        q.raw2_len = disc20002_build_probe(NULL, 0, probe, sizeof probe);
+    }
     struct ctl_reply *replies;
     size_t n;
     char err[300];
@@ -418,34 +574,23 @@ int ctl_discover_main(int argc, char **argv)
         return 1;
     }
     ctl_replies_sort(replies, n);
-    struct kasa_found *found = calloc(n ? n : 1, sizeof *found);
-    if (!found) {
+    struct kasa_found *found = NULL;
+    size_t nf = 0;
+    if (merge_found(replies, n, &found, &nf) < 0) {
         fprintf(stderr, "tplinkctl: out of memory\n");
         ctl_replies_free(replies, n);
         return 1;
     }
-    size_t nf = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct kasa_found *f = &found[nf];
-        snprintf(f->host, sizeof f->host, "%s", replies[i].host);
-        f->port = replies[i].port;
-        if (kasa_found_parse(replies[i].body, replies[i].len, f, err, sizeof err) < 0) {
-            fprintf(stderr, "tplinkctl: %s port %u: ignored: %s\n", f->host, (unsigned)f->port,
-                    err);
-            continue;
-        }
-        /* A device seen on two addresses (two interfaces, or a NAT) is listed once. */
-        bool dup = false;
-        for (size_t j = 0; j < nf && !dup; j++)
-            dup = f->device_id[0] && strcmp(found[j].device_id, f->device_id) == 0;
-        if (!dup)
-            nf++;
-    }
     ctl_replies_free(replies, n);
     int rc = 0;
     if (nf == 0) {
-        fprintf(stderr, "tplinkctl: discover: no plug answered on %s port %u within %gs\n", host,
-                (unsigned)q.accept_port, wait);
+        if (q.port2)
+            fprintf(stderr,
+                    "tplinkctl: discover: no plug answered on %s port %u or %u within %gs\n", host,
+                    (unsigned)q.accept_port, (unsigned)q.port2, wait);
+        else
+            fprintf(stderr, "tplinkctl: discover: no plug answered on %s port %u within %gs\n",
+                    host, (unsigned)q.accept_port, wait);
         rc = 1;
     } else if (inventory) {
         struct strbuf b;

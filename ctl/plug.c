@@ -22,10 +22,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collectors/kasa/http_transport.h"
+#include "collectors/kasa/smart_plug.h"
 #include "collectors/kasa/transport.h"
 #include "collectors/kasa/xor.h"
 #include "config/inventory.h"
+#include "config/secret.h"
 #include "ctl/ctl.h"
+#include "daemon/log.h"
 
 #define DEFAULT_TIMEOUT 5.0   /* seconds for one device */
 #define BROADCAST_TIMEOUT 0.5 /* seconds of listening after -b, as the original client */
@@ -33,24 +37,30 @@
 #define BROADCAST_MAX 4096    /* replies kept from one broadcast */
 #define MAX_PARALLEL 64       /* inventory plugs in flight at once */
 #define CHILD_ID_MAX 128
+#define ACCOUNT_MAX 4096 /* bytes of a credentials file line, as the inventory allows */
 
 static const struct command {
     const char *name;
     const char *json;
     bool dangerous;
+    /* The SMART dialect's equivalent (kasa-protocol.md §12): method and params, or NULL. */
+    const char *smart, *smart_params;
 } commands[] = {
-    {"info", "{\"system\":{\"get_sysinfo\":{}}}", false},
-    {"on", "{\"system\":{\"set_relay_state\":{\"state\":1}}}", false},
-    {"off", "{\"system\":{\"set_relay_state\":{\"state\":0}}}", false},
-    {"energy", "{\"emeter\":{\"get_realtime\":{}}}", false},
-    {"cloudinfo", "{\"cnCloud\":{\"get_info\":{}}}", false},
-    {"wlanscan", "{\"netif\":{\"get_scaninfo\":{\"refresh\":0}}}", false},
-    {"time", "{\"time\":{\"get_time\":{}}}", false},
-    {"schedule", "{\"schedule\":{\"get_rules\":{}}}", false},
-    {"countdown", "{\"count_down\":{\"get_rules\":{}}}", false},
-    {"antitheft", "{\"anti_theft\":{\"get_rules\":{}}}", false},
-    {"reboot", "{\"system\":{\"reboot\":{\"delay\":1}}}", true},
-    {"reset", "{\"system\":{\"reset\":{\"delay\":1}}}", true},
+    {"info", "{\"system\":{\"get_sysinfo\":{}}}", false, "get_device_info", NULL},
+    {"on", "{\"system\":{\"set_relay_state\":{\"state\":1}}}", false, "set_device_info",
+     "{\"device_on\":true}"},
+    {"off", "{\"system\":{\"set_relay_state\":{\"state\":0}}}", false, "set_device_info",
+     "{\"device_on\":false}"},
+    {"energy", "{\"emeter\":{\"get_realtime\":{}}}", false, "get_energy_usage", NULL},
+    {"cloudinfo", "{\"cnCloud\":{\"get_info\":{}}}", false, "get_connect_cloud_state", NULL},
+    {"wlanscan", "{\"netif\":{\"get_scaninfo\":{\"refresh\":0}}}", false, "get_wireless_scan_info",
+     NULL},
+    {"time", "{\"time\":{\"get_time\":{}}}", false, "get_device_time", NULL},
+    {"schedule", "{\"schedule\":{\"get_rules\":{}}}", false, "get_schedule_rules", NULL},
+    {"countdown", "{\"count_down\":{\"get_rules\":{}}}", false, "get_countdown_rules", NULL},
+    {"antitheft", "{\"anti_theft\":{\"get_rules\":{}}}", false, "get_antitheft_rules", NULL},
+    {"reboot", "{\"system\":{\"reboot\":{\"delay\":1}}}", true, "device_reboot", NULL},
+    {"reset", "{\"system\":{\"reset\":{\"delay\":1}}}", true, "device_reset", NULL},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -63,6 +73,10 @@ struct opts {
     double timeout;
     long outlet; /* 1-based; 0 = the whole device */
     bool broadcast, udp, timeout_set, raw, yes, all;
+    enum plug_protocol protocol; /* -t: legacy unless --protocol */
+    bool protocol_set, http_port_set;
+    const char *credentials; /* --credentials-file */
+    uint16_t http_port;      /* --http-port: KLAP's port under --protocol auto */
 };
 
 static void usage(FILE *out)
@@ -70,7 +84,9 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: tplinkctl plug (-t HOST[:PORT] | -b [-t ADDR[:PORT]]) [-c COMMAND | -j JSON]\n"
             "                      [-u] [-s ADDRESS] [-T SECONDS] [--outlet N] [--raw] [--yes]\n"
-            "       tplinkctl plug --config.file FILE (NAME... | --all) -c on|off [-T SECONDS]\n"
+            "       tplinkctl plug -t HOST[:PORT] --protocol auto|klap|aes [--credentials-file F]\n"
+            "                      [--http-port PORT] [-c COMMAND | -j JSON] [-T SECONDS] [--raw]\n"
+            "       tplinkctl plug --config.file FILE (NAME... | --all) [-c COMMAND] [-T SECONDS]\n"
             "\n"
             "  -t, --target HOST[:PORT]  the plug (port 9999 unless given; [v6]:port)\n"
             "  -b, --broadcast           send over UDP to 255.255.255.255 (or to the -t address)\n"
@@ -99,8 +115,19 @@ static void usage(FILE *out)
             "                            alone; info prints the outlet's entry\n"
             "      --raw                 print the reply as received, not indented\n"
             "      --yes                 confirm reboot and reset\n"
-            "      --config.file FILE    switch plugs of this inventory, by NAME or --all, all\n"
-            "                            at once; one line per plug, exit 1 if any failed\n"
+            "      --protocol PROTOCOL   legacy (XOR JSON on port 9999, the default), klap or\n"
+            "                            aes (newer firmware, on the HTTP port: -t's port, 80\n"
+            "                            unless given), or auto (legacy, KLAP when refused);\n"
+            "                            a SMART plug (P110, KP125M) gets the same commands\n"
+            "                            in its own dialect\n"
+            "      --credentials-file F  the TP-Link account for klap/aes/auto: e-mail on line\n"
+            "                            1, password on line 2 (or set TPLINK_KASA_USERNAME\n"
+            "                            and TPLINK_KASA_PASSWORD); none: the default accounts\n"
+            "      --http-port PORT      KLAP's port for --protocol auto (default 80)\n"
+            "      --config.file FILE    send -c to plugs of this inventory, by NAME or --all,\n"
+            "                            all at once, each over its own protocol; one line per\n"
+            "                            plug (on/off: the result; else the reply), exit 1 if\n"
+            "                            any failed\n"
             "      --all                 every plug of the inventory\n",
             DEFAULT_TIMEOUT, BROADCAST_TIMEOUT);
 }
@@ -449,7 +476,8 @@ static int run_broadcast(const struct opts *o)
     return rc;
 }
 
-/* ---- inventory plugs in parallel ---- */
+/* ---- through the daemon's transports: inventory plugs in parallel, one plug over KLAP,
+ * AES or auto ---- */
 
 struct job {
     struct batch *batch;
@@ -458,16 +486,23 @@ struct job {
     struct kasa_transport *t;
     ev_timer deadline;
     bool started, done, ok;
-    char line[400];
+    bool smart;        /* the request in flight is SMART JSON */
+    bool may_be_smart; /* KLAP or auto: a SMART-shaped answer to IOT JSON means ask again */
+    char *smart_req;
+    char *body; /* the reply, NUL-terminated */
+    size_t len;
+    char line[400]; /* on/off: the result; otherwise why it failed */
 };
 
 struct batch {
     struct ev_loop *loop;
     struct job *jobs;
     size_t n, next, running;
-    bool starting; /* in start_next: jobs that end at once must not recurse into it */
+    bool starting;                 /* in start_next: jobs that end at once must not recurse */
+    const struct command *command; /* NULL: json as given, in whichever dialect */
     const char *json;
-    bool on;
+    bool relay;           /* on or off: one verdict line per plug */
+    struct smart_plug sp; /* its terminal_uuid */
 };
 
 static void start_next(struct batch *b);
@@ -493,6 +528,14 @@ static void finish(struct job *j, bool ok, const char *fmt, ...)
     start_next(j->batch);
 }
 
+/* Device text is untrusted: keep a line one printable line. */
+static void printable(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 /* What the device said to set_relay_state: "" when it obeyed, else why not. */
 static void relay_verdict(const char *body, size_t len, char *why, size_t cap)
 {
@@ -512,33 +555,126 @@ static void relay_verdict(const char *body, size_t len, char *why, size_t cap)
                  (long long)json_integer_value(code), json_is_string(msg) ? ": " : "",
                  json_is_string(msg) ? json_string_value(msg) : "");
     json_decref(root);
-    /* Device text is untrusted: keep the line one printable line. */
-    for (char *p = why; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
+    printable(why);
+}
+
+/* A SMART reply: "" when its error_code is 0, else why not. */
+static void smart_verdict(const char *body, size_t len, char *why, size_t cap)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    json_t *code = json_object_get(root, "error_code");
+    why[0] = '\0';
+    if (!json_is_object(root))
+        snprintf(why, cap, "reply is not a JSON object");
+    else if (!json_is_integer(code))
+        snprintf(why, cap, "reply has no error_code");
+    else if (json_integer_value(code) != 0)
+        snprintf(why, cap, "device answered error_code %lld", (long long)json_integer_value(code));
+    json_decref(root);
+}
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The command in the SMART dialect: {"method":m,"params":p,"request_time_milis":t,...}. */
+static char *smart_request(const struct batch *b)
+{
+    const struct command *c = b->command;
+    json_t *req = json_pack("{s:s,s:I,s:s}", "method", c->smart, "request_time_milis",
+                            (json_int_t)wall_ms(), "terminal_uuid", b->sp.terminal_uuid);
+    if (req && c->smart_params)
+        json_object_set_new(req, "params", json_loads(c->smart_params, 0, NULL));
+    char *out = req ? json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(req);
+    return out;
+}
+
+static void on_reply(void *ctx, enum poll_status st, const char *body, size_t len,
+                     const char *detail);
+
+static void send_request(struct job *j)
+{
+    struct batch *b = j->batch;
+    if (!j->smart) {
+        j->ops->request(j->t, b->json, on_reply, j);
+        return;
+    }
+    free(j->smart_req);
+    if (!(j->smart_req = smart_request(b))) {
+        finish(j, false, "%s: error: out of memory", j->cfg.name);
+        return;
+    }
+    j->ops->request(j->t, j->smart_req, on_reply, j);
 }
 
 static void on_reply(void *ctx, enum poll_status st, const char *body, size_t len,
                      const char *detail)
 {
     struct job *j = ctx;
+    struct batch *b = j->batch;
     if (st != POLL_OK) {
         finish(j, false, "%s: error: %s", j->cfg.name, detail ? detail : poll_status_reason(st));
         return;
     }
-    char why[200];
-    relay_verdict(body, len, why, sizeof why);
+    if (!j->smart && j->may_be_smart && b->command && smart_plug_reply_shape(body, len)) {
+        j->smart = true; /* the IOT request was refused in the SMART dialect: ask in it */
+        send_request(j);
+        return;
+    }
+    free(j->body);
+    if (!(j->body = malloc(len + 1))) {
+        finish(j, false, "%s: error: out of memory", j->cfg.name);
+        return;
+    }
+    memcpy(j->body, body, len);
+    j->body[len] = '\0';
+    j->len = len;
+    char why[200] = "";
+    if (j->smart && b->command)
+        smart_verdict(body, len, why, sizeof why);
+    else if (b->relay)
+        relay_verdict(body, len, why, sizeof why);
     if (why[0])
         finish(j, false, "%s: error: %s", j->cfg.name, why);
     else
-        finish(j, true, "%s: %s", j->cfg.name, j->batch->on ? "on" : "off");
+        finish(j, true, "%s: %s", j->cfg.name, b->command ? b->command->name : "ok");
 }
 
 static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 {
+    (void)loop;
+    (void)revents;
     struct job *j = w->data;
     j->ops->cancel(j->t);
     finish(j, false, "%s: error: timed out after %gs", j->cfg.name, j->cfg.timeout_s);
+}
+
+/* The transport of a plug's protocol, as the collector picks it. */
+static void choose_transport(struct job *j)
+{
+    switch (j->cfg.protocol) {
+    case PLUG_PROTOCOL_LEGACY:
+        j->ops = j->cfg.transport == PLUG_TRANSPORT_UDP ? &kasa_udp_transport : &kasa_tcp_transport;
+        break;
+    case PLUG_PROTOCOL_KLAP:
+        j->ops = &kasa_klap_transport;
+        j->may_be_smart = true;
+        break;
+    case PLUG_PROTOCOL_AES:
+        j->ops = &kasa_aes_transport;
+        j->smart = true;
+        break;
+    case PLUG_PROTOCOL_AUTO:
+    default:
+        j->ops = &kasa_auto_transport;
+        j->may_be_smart = true;
+        break;
+    }
 }
 
 static void start_next(struct batch *b)
@@ -551,7 +687,9 @@ static void start_next(struct batch *b)
         char err[300];
         j->started = true;
         b->running++;
-        j->ops = j->cfg.transport == PLUG_TRANSPORT_UDP ? &kasa_udp_transport : &kasa_tcp_transport;
+        choose_transport(j);
+        if (!b->command)
+            j->smart = false; /* -j is sent as given, in whichever dialect it is */
         j->t = j->ops->create(&j->cfg, b->loop, err, sizeof err);
         if (!j->t) {
             finish(j, false, "%s: error: %s", j->cfg.name, err);
@@ -560,18 +698,47 @@ static void start_next(struct batch *b)
         ev_timer_init(&j->deadline, on_deadline, j->cfg.timeout_s, 0);
         j->deadline.data = j;
         ev_timer_start(b->loop, &j->deadline);
-        j->ops->request(j->t, b->json, on_reply, j);
+        send_request(j);
     }
     b->starting = false;
     if (b->running == 0 && b->next == b->n)
         ev_break(b->loop, EVBREAK_ALL);
 }
 
+/* Runs every job of b to its end on a loop of its own. -1 when there is no loop. */
+static int run_batch(struct batch *b)
+{
+    smart_plug_init(&b->sp);
+    /* The transports' session notes are for the daemon's log, not a one-shot's output. */
+    log_set_level(LOG_WARN);
+    b->loop = ev_loop_new(EVFLAG_AUTO);
+    if (!b->loop) {
+        fprintf(stderr, "tplinkctl: cannot create the event loop\n");
+        return -1;
+    }
+    start_next(b);
+    if (b->running > 0)
+        ev_run(b->loop, 0);
+    return 0;
+}
+
+static void batch_free(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        struct job *j = &b->jobs[i];
+        if (j->t)
+            j->ops->destroy(j->t);
+        free(j->smart_req);
+        free(j->body);
+    }
+    if (b->loop)
+        ev_loop_destroy(b->loop);
+}
+
 static int run_inventory(const struct opts *o, char **names, int n_names)
 {
-    if (!o->command ||
-        (strcmp(o->command->name, "on") != 0 && strcmp(o->command->name, "off") != 0)) {
-        fprintf(stderr, "tplinkctl: with --config.file, -c must be on or off\n");
+    if (!o->command) {
+        fprintf(stderr, "tplinkctl: with --config.file, give -c (not -j)\n");
         return 2;
     }
     struct inventory inv;
@@ -581,7 +748,8 @@ static int run_inventory(const struct opts *o, char **names, int n_names)
         return 2;
     }
     int rc = 2;
-    struct batch b = {.json = o->command->json, .on = strcmp(o->command->name, "on") == 0};
+    bool relay = strcmp(o->command->name, "on") == 0 || strcmp(o->command->name, "off") == 0;
+    struct batch b = {.command = o->command, .json = o->command->json, .relay = relay};
     b.jobs = calloc(inv.n_devices ? inv.n_devices : 1, sizeof *b.jobs);
     bool *chosen = calloc(inv.n_devices ? inv.n_devices : 1, sizeof *chosen);
     if (!b.jobs || !chosen) {
@@ -612,28 +780,143 @@ static int run_inventory(const struct opts *o, char **names, int n_names)
         fprintf(stderr, "tplinkctl: %s has no plugs\n", o->config);
         goto out;
     }
-    b.loop = ev_loop_new(EVFLAG_AUTO);
-    if (!b.loop) {
-        fprintf(stderr, "tplinkctl: cannot create the event loop\n");
+    if (run_batch(&b) < 0)
         goto out;
-    }
-    start_next(&b);
-    if (b.running > 0)
-        ev_run(b.loop, 0);
     rc = 0;
     for (size_t i = 0; i < b.n; i++) {
         struct job *j = &b.jobs[i];
+        if (j->done && j->ok && !relay) {
+            /* A read: the reply on one line after the plug's name. */
+            json_t *reply = json_loadb(j->body, j->len, 0, NULL);
+            char *text = reply ? json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            json_decref(reply);
+            if (text) {
+                printf("%s: %s\n", j->cfg.name, text);
+                free(text);
+                continue;
+            }
+            snprintf(j->line, sizeof j->line, "%s: error: reply is not JSON", j->cfg.name);
+            j->ok = false;
+        }
         printf("%s\n", j->done ? j->line : "internal error: no result");
         if (!j->done || !j->ok)
             rc = 1;
-        if (j->t)
-            j->ops->destroy(j->t);
     }
-    ev_loop_destroy(b.loop);
 out:
+    batch_free(&b);
     free(chosen);
     free(b.jobs);
     inventory_free(&inv);
+    return rc;
+}
+
+/* The TP-Link account for KLAP/AES: --credentials-file (e-mail on line 1, password on line
+ * 2), else TPLINK_KASA_USERNAME and TPLINK_KASA_PASSWORD, else none (the transports then try
+ * the default accounts and blank). Never on the command line, where ps shows it. */
+static int read_account(const char *path, struct secret *user, struct secret *pass)
+{
+    if (!path) {
+        const char *u = getenv("TPLINK_KASA_USERNAME"), *p = getenv("TPLINK_KASA_PASSWORD");
+        if (!u && !p)
+            return 0;
+        if (!u || !p || !*u || !*p) {
+            fprintf(stderr, "tplinkctl: set both TPLINK_KASA_USERNAME and TPLINK_KASA_PASSWORD, "
+                            "or neither\n");
+            return -1;
+        }
+        if (secret_set(user, u, strlen(u)) < 0 || secret_set(pass, p, strlen(p)) < 0) {
+            fprintf(stderr, "tplinkctl: out of memory\n");
+            return -1;
+        }
+        return 0;
+    }
+    char buf[2 * ACCOUNT_MAX + 4];
+    size_t n = 0;
+    int rc = -1;
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        fprintf(stderr, "tplinkctl: cannot read credentials file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    n = fread(buf, 1, sizeof buf, f);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    const char *nl = memchr(buf, '\n', n);
+    size_t ulen = nl ? (size_t)(nl - buf) : 0;
+    if (ulen > 0 && buf[ulen - 1] == '\r')
+        ulen--;
+    const char *pw = nl ? nl + 1 : buf + n;
+    size_t plen = (size_t)(buf + n - pw);
+    if (plen > 0 && pw[plen - 1] == '\n')
+        plen--;
+    if (plen > 0 && pw[plen - 1] == '\r')
+        plen--;
+    if (bad)
+        fprintf(stderr, "tplinkctl: cannot read credentials file %s\n", path);
+    else if (n == sizeof buf || ulen > ACCOUNT_MAX || plen > ACCOUNT_MAX)
+        fprintf(stderr, "tplinkctl: credentials file %s is too long\n", path);
+    else if (!nl || ulen == 0 || plen == 0 || memchr(pw, '\n', plen) || memchr(buf, '\0', n))
+        fprintf(stderr,
+                "tplinkctl: credentials file %s: expected two lines, the TP-Link account e-mail "
+                "and its password\n",
+                path);
+    else if (secret_set(user, buf, ulen) < 0 || secret_set(pass, pw, plen) < 0)
+        fprintf(stderr, "tplinkctl: out of memory\n");
+    else
+        rc = 0;
+    explicit_bzero(buf, sizeof buf);
+    return rc;
+}
+
+/* One plug by -t over KLAP, AES or auto: the reply printed as the legacy path prints it. */
+static int run_http_one(const struct opts *o)
+{
+    char host[256], name[300];
+    uint16_t port;
+    uint16_t def = o->protocol == PLUG_PROTOCOL_AUTO ? 9999 : 80;
+    if (ctl_split_target(o->target, host, sizeof host, &port, def) < 0) {
+        fprintf(stderr, "tplinkctl: bad target \"%s\" (want HOST, HOST:PORT or [V6]:PORT)\n",
+                o->target);
+        return 2;
+    }
+    snprintf(name, sizeof name, "%s", o->target);
+    struct job job = {
+        .cfg =
+            {
+                .name = name,
+                .kind = DEVICE_PLUG,
+                .host = host,
+                .port = port,
+                .protocol = o->protocol,
+                .http_port = o->protocol == PLUG_PROTOCOL_AUTO ? o->http_port : port,
+                .timeout_s = o->timeout,
+                .interval_s = o->timeout,
+            },
+    };
+    int rc = 1;
+    struct batch b = {.jobs = &job, .n = 1, .command = o->command, .json = o->json};
+    job.batch = &b;
+    if (read_account(o->credentials, &job.cfg.account_user, &job.cfg.account_password) < 0) {
+        rc = 2;
+        goto out;
+    }
+    if (run_batch(&b) < 0)
+        goto out;
+    if (!job.body) {
+        fprintf(stderr, "tplinkctl: %s\n", job.done ? job.line : "internal error: no result");
+        goto out;
+    }
+    if (print_reply(job.body, job.len, o->raw, o->target) < 0)
+        goto out;
+    if (!job.ok) {
+        fprintf(stderr, "tplinkctl: %s\n", job.line);
+        goto out;
+    }
+    rc = 0;
+out:
+    batch_free(&b);
+    secret_clear(&job.cfg.account_user);
+    secret_clear(&job.cfg.account_password);
     return rc;
 }
 
@@ -641,7 +924,16 @@ out:
 
 int ctl_plug_main(int argc, char **argv)
 {
-    enum { OPT_RAW = 256, OPT_YES, OPT_OUTLET, OPT_CONFIG, OPT_ALL };
+    enum {
+        OPT_RAW = 256,
+        OPT_YES,
+        OPT_OUTLET,
+        OPT_CONFIG,
+        OPT_ALL,
+        OPT_PROTOCOL,
+        OPT_CREDENTIALS,
+        OPT_HTTP_PORT
+    };
     static const struct option longopts[] = {
         {"target", required_argument, NULL, 't'},
         {"broadcast", no_argument, NULL, 'b'},
@@ -655,10 +947,13 @@ int ctl_plug_main(int argc, char **argv)
         {"yes", no_argument, NULL, OPT_YES},
         {"config.file", required_argument, NULL, OPT_CONFIG},
         {"all", no_argument, NULL, OPT_ALL},
+        {"protocol", required_argument, NULL, OPT_PROTOCOL},
+        {"credentials-file", required_argument, NULL, OPT_CREDENTIALS},
+        {"http-port", required_argument, NULL, OPT_HTTP_PORT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct opts o = {.timeout = DEFAULT_TIMEOUT};
+    struct opts o = {.timeout = DEFAULT_TIMEOUT, .protocol = PLUG_PROTOCOL_LEGACY, .http_port = 80};
     const char *command = NULL;
     int c;
     optind = 1;
@@ -711,6 +1006,37 @@ int ctl_plug_main(int argc, char **argv)
         case OPT_ALL:
             o.all = true;
             break;
+        case OPT_PROTOCOL: {
+            static const char *const names[] = {"auto", "legacy", "klap", "aes"};
+            static const enum plug_protocol values[] = {PLUG_PROTOCOL_AUTO, PLUG_PROTOCOL_LEGACY,
+                                                        PLUG_PROTOCOL_KLAP, PLUG_PROTOCOL_AES};
+            size_t i = 0;
+            while (i < 4 && strcmp(optarg, names[i]) != 0)
+                i++;
+            if (i == 4) {
+                fprintf(stderr, "tplinkctl: --protocol wants auto, legacy, klap or aes\n");
+                return 2;
+            }
+            o.protocol = values[i];
+            o.protocol_set = true;
+            break;
+        }
+        case OPT_CREDENTIALS:
+            o.credentials = optarg;
+            break;
+        case OPT_HTTP_PORT: {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || optarg[0] == '-' || optarg[0] == '+' || v < 1 ||
+                v > 65535) {
+                fprintf(stderr, "tplinkctl: --http-port wants a port from 1 to 65535\n");
+                return 2;
+            }
+            o.http_port = (uint16_t)v;
+            o.http_port_set = true;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -732,6 +1058,14 @@ int ctl_plug_main(int argc, char **argv)
         why = "give -t HOST, -b or --config.file";
     else if (o.broadcast && o.outlet)
         why = "--outlet needs one target, not -b";
+    else if (o.config && (o.protocol_set || o.credentials || o.http_port_set))
+        why = "with --config.file, protocol and credentials come from the inventory";
+    else if (o.protocol != PLUG_PROTOCOL_LEGACY && (o.broadcast || o.udp || o.source || o.outlet))
+        why = "-b, -u, -s and --outlet speak the legacy protocol only";
+    else if (!o.config && o.protocol == PLUG_PROTOCOL_LEGACY && (o.credentials || o.http_port_set))
+        why = "--credentials-file and --http-port need --protocol auto, klap or aes";
+    else if (o.http_port_set && o.protocol != PLUG_PROTOCOL_AUTO)
+        why = "--http-port is for --protocol auto (klap and aes use -t's port)";
     if (why) {
         fprintf(stderr, "tplinkctl: %s\n", why);
         usage(stderr);
@@ -768,5 +1102,7 @@ int ctl_plug_main(int argc, char **argv)
         return run_inventory(&o, argv + optind, argc - optind);
     if (o.broadcast)
         return run_broadcast(&o);
+    if (o.protocol != PLUG_PROTOCOL_LEGACY)
+        return run_http_one(&o);
     return run_one(&o);
 }

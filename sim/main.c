@@ -6,6 +6,7 @@
  * and klap/aes devices are numbered separately, from 0, in argument order (the IOT plug
  * behind a klap: device takes a plug number too). Stops cleanly on SIGTERM/SIGINT. */
 #include "daemon/log.h"
+#include "sim/disc20002_sim.h"
 #include "sim/klap_sim.h"
 #include "sim/sim.h"
 #include "sim/smart_sim.h"
@@ -37,7 +38,8 @@ struct http_dev {
     struct ctl *ctl;
     struct klap_sim *ks;
     struct smart_sim *smart;
-    int plug; /* the IOT plug's index in ctl->sim, or -1 */
+    struct disc20002_sim *disc; /* with --discovery-port */
+    int plug;                   /* the IOT plug's index in ctl->sim, or -1 */
     char kind[8], profile[256];
 };
 
@@ -47,6 +49,8 @@ struct ctl {
     size_t nswitches;
     struct http_dev http[MAX_HTTP];
     size_t nhttp;
+    uint16_t disc_port;    /* --discovery-port: klap/aes devices answer the 20002 probe there */
+    const char *broadcast; /* --broadcast */
     ev_io in;
     char line[LINE_MAX_LEN + 1];
     size_t len;
@@ -57,7 +61,7 @@ struct ctl {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tplinksim [--seed N] [--log.level error|warn|info|debug] [--broadcast ADDR] "
-               "DEVICE...\n"
+               "[--discovery-port P] DEVICE...\n"
                "\n"
                "DEVICE is plug:PROFILE@ADDR:PORT[,alias=TEXT][,fault=FAULT]\n"
                "       or switch:MODEL@ADDR:PORT[,user=U][,password=P][,session=ip|cookie]\n"
@@ -104,6 +108,9 @@ static void usage(FILE *f)
     fprintf(f, "\n--broadcast ADDR: IPv4 plugs also answer datagrams to ADDR on their port, as\n"
                "plugs answer discovery (ADDR: 127.255.255.255, 255.255.255.255 or a local\n"
                "interface's broadcast address; only senders on this host get answers).\n");
+    fprintf(f, "--discovery-port P: klap:/aes: devices answer the new-firmware discovery probe\n"
+               "(UDP 20002 on a network) on their address and port P, and on the --broadcast\n"
+               "address if given (IPv4 only).\n");
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -285,6 +292,46 @@ static bool smart_profile(const char *profile)
     return smart;
 }
 
+/* The device's answer to the 20002 probe, from what it says of itself. */
+static int start_discovery(struct ctl *ctl, struct ev_loop *loop, struct http_dev *d,
+                           const char *addr, int version, bool aes, klap_sim_handler handler,
+                           void *hctx, char *err, size_t errlen)
+{
+    bool smart = d->smart != NULL;
+    const char *req =
+        smart ? "{\"method\":\"get_device_info\"}" : "{\"system\":{\"get_sysinfo\":{}}}";
+    char *reply = handler(hctx, req, strlen(req));
+    json_t *root = reply ? json_loads(reply, 0, NULL) : NULL;
+    free(reply);
+    json_t *info = smart ? json_object_get(root, "result")
+                         : json_object_get(json_object_get(root, "system"), "get_sysinfo");
+    const char *model = json_string_value(json_object_get(info, "model"));
+    const char *mac = json_string_value(json_object_get(info, "mac"));
+    const char *id = json_string_value(json_object_get(info, smart ? "device_id" : "deviceId"));
+    const char *type =
+        smart ? json_string_value(json_object_get(info, "type")) : "IOT.SMARTPLUGSWITCH";
+    char dashed[32];
+    snprintf(dashed, sizeof dashed, "%s", mac ? mac : "");
+    for (char *c = dashed; *c; c++)
+        if (*c == ':')
+            *c = '-'; /* as the 20002 reply writes it */
+    json_t *out = json_pack(
+        "{s:i,s:{s:s,s:s,s:s,s:s,s:s,s:{s:b,s:s,s:i,s:i}}}", "error_code", 0, "result", "device_id",
+        id ? id : "", "device_type", type ? type : "", "device_model", model ? model : "", "ip",
+        addr, "mac", dashed, "mgt_encrypt_schm", "is_support_https", 0, "encrypt_type",
+        aes ? "AES" : "KLAP", "http_port", (int)klap_sim_port(d->ks), "lv", version);
+    char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+    json_decref(out);
+    json_decref(root);
+    if (!text) {
+        snprintf(err, errlen, "discovery: out of memory");
+        return -1;
+    }
+    d->disc = disc20002_sim_start(loop, addr, ctl->broadcast, ctl->disc_port, text, err, errlen);
+    free(text);
+    return d->disc ? 0 : -1;
+}
+
 /* klap:PROFILE@ADDR:PORT[,version=1|2][,user=U][,password=P][,timeout=SECONDS] and the
  * same with aes:. Messages never echo the password. */
 static int add_http(struct ctl *ctl, struct ev_loop *loop, const char *spec)
@@ -390,13 +437,16 @@ static int add_http(struct ctl *ctl, struct ev_loop *loop, const char *spec)
             .name = name,
         };
         d->ks = klap_sim_start(loop, &o, err, sizeof err);
-        if (!d->ks)
+        if (!d->ks || (ctl->disc_port && start_discovery(ctl, loop, d, addr, (int)version, aes,
+                                                         handler, hctx, err, sizeof err) < 0))
             why = err;
     }
     explicit_bzero(pass, sizeof pass);
     if (why) {
         /* Not the spec: it may hold the password. */
         fprintf(stderr, "tplinksim: %s:%s@...: %s\n", d->kind, d->profile, why);
+        klap_sim_stop(d->ks);
+        d->ks = NULL;
         smart_sim_free(d->smart);
         d->smart = NULL;
         return -1;
@@ -408,6 +458,7 @@ static int add_http(struct ctl *ctl, struct ev_loop *loop, const char *spec)
 static void stop_http(struct ctl *ctl)
 {
     for (size_t i = 0; i < ctl->nhttp; i++) {
+        disc20002_sim_stop(ctl->http[i].disc);
         klap_sim_stop(ctl->http[i].ks);
         smart_sim_free(ctl->http[i].smart);
     }
@@ -600,6 +651,7 @@ int main(int argc, char **argv)
     uint64_t seed = 0;
     bool have_seed = false;
     const char *broadcast = NULL;
+    uint64_t disc_port = 0;
     int first_dev = argc;
 
     for (int i = 1; i < argc; i++) {
@@ -610,7 +662,7 @@ int main(int argc, char **argv)
             return 0;
         }
         if (strcmp(a, "--seed") == 0 || strcmp(a, "--log.level") == 0 ||
-            strcmp(a, "--broadcast") == 0) {
+            strcmp(a, "--broadcast") == 0 || strcmp(a, "--discovery-port") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "tplinksim: %s needs a value\n", a);
                 return 1;
@@ -620,6 +672,8 @@ int main(int argc, char **argv)
             val = a + 7;
         } else if (strncmp(a, "--log.level=", 12) == 0 || strncmp(a, "--broadcast=", 12) == 0) {
             val = a + 12;
+        } else if (strncmp(a, "--discovery-port=", 17) == 0) {
+            val = a + 17;
         } else if (a[0] == '-') {
             fprintf(stderr, "tplinksim: unknown option %s (see --help)\n", a);
             return 1;
@@ -629,6 +683,12 @@ int main(int argc, char **argv)
         }
         if (strncmp(a, "--broadcast", 11) == 0) {
             broadcast = val;
+        } else if (strncmp(a, "--discovery-port", 16) == 0) {
+            if (!parse_u64(val, &disc_port) || disc_port < 1 || disc_port > 65535) {
+                fprintf(stderr, "tplinksim: --discovery-port %s: not a port from 1 to 65535\n",
+                        val);
+                return 1;
+            }
         } else if (strncmp(a, "--seed", 6) == 0) {
             if (!parse_u64(val, &seed)) {
                 fprintf(stderr, "tplinksim: --seed %s: not an unsigned integer\n", val);
@@ -663,6 +723,8 @@ int main(int argc, char **argv)
     ev_signal_start(loop, &sigterm);
     ev_signal_start(loop, &sigint);
     struct ctl ctl = {0};
+    ctl.disc_port = (uint16_t)disc_port;
+    ctl.broadcast = broadcast;
     ctl.sim = sim_new(loop);
     if (!ctl.sim) {
         fprintf(stderr, "tplinksim: out of memory\n");

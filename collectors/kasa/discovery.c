@@ -280,7 +280,7 @@ bool kasa_found_inventory(const struct kasa_found *found, size_t n, struct strbu
         const struct kasa_found *f = &found[i];
         char alias[4 * sizeof f->alias], model[4 * sizeof f->model], hw[4 * sizeof f->hw_ver],
             fw[4 * sizeof f->sw_ver], mac[4 * sizeof f->mac], host[4 * sizeof f->host];
-        ok = strbuf_printf(out, "  # \"%s\": %s hw %s, fw %s, MAC %s%s\n",
+        ok = strbuf_printf(out, "  # \"%s\": %s hw %s, fw %s, MAC %s%s%s%s\n",
                            kasa_escape(f->alias, true, alias, sizeof alias),
                            kasa_escape(f->model[0] ? f->model : "?", false, model, sizeof model),
                            kasa_escape(f->hw_ver[0] ? f->hw_ver : "?", false, hw, sizeof hw),
@@ -288,11 +288,19 @@ bool kasa_found_inventory(const struct kasa_found *found, size_t n, struct strbu
                            kasa_escape(f->mac[0] ? f->mac : "?", false, mac, sizeof mac),
                            f->outlets ? ", strip"
                            : f->meter ? ", energy meter"
-                                      : "") &&
+                                      : "",
+                           f->protocol[0] ? ", new firmware: " : "", f->protocol) &&
              strbuf_printf(out, "  - name: \"%s\"\n    host: \"%s\"\n", names[i],
                            kasa_escape(f->host, true, host, sizeof host));
         if (ok && f->port != KASA_DEFAULT_PORT)
             ok = strbuf_printf(out, "    port: %u\n", (unsigned)f->port);
+        if (ok && f->protocol[0])
+            ok = strbuf_printf(out, "    protocol: %s\n", f->protocol);
+        if (ok && f->protocol[0] && f->http_port && f->http_port != 80)
+            ok = strbuf_printf(out, "    http_port: %u\n", (unsigned)f->http_port);
+        if (ok && f->protocol[0])
+            ok = strbuf_puts(out, "    # credentials_file: FILE  # the TP-Link account: e-mail, "
+                                  "then password\n");
     }
     free(names);
     return ok && !out->overflow;

@@ -31,6 +31,10 @@ struct kasa_found {
     bool meter;  /* "ENE" in feature, or the emeter part answered a reading */
     int relay;   /* 1 on, 0 off, -1 not reported (strips report per outlet) */
     int outlets; /* children of a strip, 0 for a single plug */
+    /* Newer firmware, found by the UDP 20002 probe alone (discovery20002.h): */
+    char protocol[8];   /* "klap" or "aes"; "" for a legacy plug */
+    uint16_t http_port; /* where it speaks it; 0 = 80 */
+    bool partial;       /* the probe tells no meter, relay, firmware or alias */
 };
 
 /* Fills *out (host and port left as they are) from one decrypted reply. Returns 0, or -1 with
@@ -54,7 +58,8 @@ void kasa_found_names(const struct kasa_found *found, size_t n, char (*names)[KA
 
 /* Appends a "plugs:" list for the devices to out, ready for the inventory file: quoted
  * names and hosts, a port only when it is not 9999, and a comment with what the device said
- * about itself (escaped). false if out overflowed. */
+ * about itself (escaped). A device of newer firmware gets its protocol, http_port (unless
+ * 80) and a commented-out credentials_file line to fill in. false if out overflowed. */
 bool kasa_found_inventory(const struct kasa_found *found, size_t n, struct strbuf *out);
 
 #endif

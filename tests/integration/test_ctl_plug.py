@@ -313,7 +313,7 @@ def test_inventory_parallel():
     inv = h.write_inventory(h.inventory(plugs=[
         {"name": "fridge", "port": sim.port(0)},
         {"name": "lamp", "port": sim.port(1), "transport": "udp"},
-        {"name": "rack", "port": closed},
+        {"name": "rack", "port": closed, "protocol": "legacy"},  # auto would try KLAP on 80
         {"name": "slow1", "port": sim.port(2)},
         {"name": "slow2", "port": sim.port(3), "transport": "udp"},
         {"name": "slow3", "port": sim.port(4)},
@@ -347,7 +347,7 @@ def test_inventory_parallel():
 
     for args, needle in ((["nosuch", "-c", "on"], "no plug named \"nosuch\""),
                          (["core", "-c", "on"], "it is a switch"),
-                         (["fridge", "-c", "info"], "-c must be on or off"),
+                         (["fridge", "-j", '{"system":{}}'], "give -c (not -j)"),
                          (["-c", "on"], "plug names or --all"),
                          (["fridge", "--all", "-c", "on"], "plug names or --all"),
                          (["fridge", "-c", "on", "-u"], "not -t, -b, -u")):

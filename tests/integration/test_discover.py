@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 LO = h.LOOPBACK
-HEADER = ["HOST", "MODEL", "HARDWARE", "FIRMWARE", "MAC", "ALIAS", "METER", "RELAY"]
+HEADER = ["HOST", "MODEL", "HARDWARE", "FIRMWARE", "MAC", "ALIAS", "METER", "RELAY", "PROTOCOL"]
 
 
 def ctl(*args, timeout=20):

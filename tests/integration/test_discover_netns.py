@@ -23,7 +23,7 @@ SUBNET_ADDR = "192.0.2.1"
 SUBNET_BCAST = "192.0.2.255"
 PLUGS = [("hs110v2", "127.0.0.2", "Kitchen"), ("hs100", "127.0.0.3", "Desk lamp"),
          ("hs110v1", "127.0.0.4", "Fridge"), ("kp115", "127.0.0.5", "Washer")]
-HEADER = ["HOST", "MODEL", "HARDWARE", "FIRMWARE", "MAC", "ALIAS", "METER", "RELAY"]
+HEADER = ["HOST", "MODEL", "HARDWARE", "FIRMWARE", "MAC", "ALIAS", "METER", "RELAY", "PROTOCOL"]
 _created = False
 
 

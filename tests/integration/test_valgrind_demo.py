@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The demo under valgrind: a few seconds of polling and scraping (plugs and a switch),
+"""The demo under valgrind: a few seconds of polling and scraping (plugs, one of them over
+KLAP, and a switch),
 then SIGTERM: exit status 0 and no definite leak or memory error."""
 import os
 import shutil
@@ -31,9 +32,10 @@ def test_demo_clean_under_valgrind():
                 return None
             text = body.decode("utf-8")
             ups = [line for line in text.splitlines() if line.startswith("tplink_up{")]
-            return text if len(ups) >= 4 and all(line.endswith(" 1") for line in ups) else None
+            return text if len(ups) >= 5 and all(line.endswith(" 1") for line in ups) else None
         text = harness.wait_until(scraped, 60, interval=0.5)
         assert 'kind="switch"' in text, "the demo has a switch"
+        assert 'tplink_plug_power_watts{device="demo-tapo"}' in text, "the demo's KLAP plug"
         harness.fetch(f"http://127.0.0.1:{port}/metrics", headers={"Accept-Encoding": "gzip"},
                       timeout=5)
     finally:

@@ -264,12 +264,54 @@ static void test_inventory_roundtrip(void **state)
     strbuf_free(&b);
 }
 
+/* Newer firmware found by the 20002 probe: protocol and http_port (not 80) reach the
+ * inventory, which loads with them; a credentials_file line is left to fill in. */
+static void test_inventory_new_firmware(void **state)
+{
+    (void)state;
+    struct kasa_found f[2];
+    memset(f, 0, sizeof f);
+    strcpy(f[0].host, "192.0.2.20");
+    f[0].port = 9999;
+    strcpy(f[0].model, "P110");
+    strcpy(f[0].mac, "3C:52:A1:00:00:01");
+    strcpy(f[0].protocol, "klap");
+    f[0].http_port = 8080;
+    f[0].partial = true;
+    strcpy(f[1].host, "192.0.2.21");
+    f[1].port = 9999;
+    strcpy(f[1].protocol, "aes");
+    f[1].http_port = 80;
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    assert_true(kasa_found_inventory(f, 2, &b));
+    assert_non_null(strstr(b.data, "    protocol: klap\n    http_port: 8080\n"));
+    assert_non_null(strstr(b.data, "    protocol: aes\n    # credentials_file:"));
+    assert_null(strstr(b.data, "http_port: 80\n"));
+    struct inventory inv;
+    char err[300];
+    if (inventory_load_string(b.data, b.len, "found.yml", NULL, &inv, err, sizeof err) != 0)
+        fail_msg("%s\n%s", err, b.data);
+    assert_int_equal(inv.n_devices, 2);
+    assert_string_equal(inv.devices[0].name, "plug-3c52a1000001");
+    assert_int_equal(inv.devices[0].protocol, PLUG_PROTOCOL_KLAP);
+    assert_int_equal(inv.devices[0].http_port, 8080);
+    assert_int_equal(inv.devices[1].protocol, PLUG_PROTOCOL_AES);
+    assert_int_equal(inv.devices[1].http_port, 80);
+    inventory_free(&inv);
+    strbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_plugs), cmocka_unit_test(test_parse_hostile),
-        cmocka_unit_test(test_escape),      cmocka_unit_test(test_names),
-        cmocka_unit_test(test_names_many),  cmocka_unit_test(test_inventory_roundtrip),
+        cmocka_unit_test(test_parse_plugs),
+        cmocka_unit_test(test_parse_hostile),
+        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_names_many),
+        cmocka_unit_test(test_inventory_roundtrip),
+        cmocka_unit_test(test_inventory_new_firmware),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
