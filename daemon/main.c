@@ -63,6 +63,8 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name, b
 /* A Prometheus duration, or zero ("0", "0s", "0ms" …), which duration_parse refuses. */
 static int parse_interval(const char *v, double *seconds)
 {
+    if (!v)
+        return -1;
     if (duration_parse(v, seconds) == 0)
         return 0;
     size_t zeros = strspn(v, "0");

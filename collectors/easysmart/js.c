@@ -64,12 +64,11 @@ static void skip_space(struct lexer *lx)
             if (c == '\n' || c == '\r')
                 lx->line_start = true;
             lx->p++;
-        } else if (c != '/' && c != '<' && c != '-') {
-            return; /* the usual case: no comment can start here */
-        } else if (starts_with(lx, "//") || starts_with(lx, "<!--") ||
-                   (lx->line_start && starts_with(lx, "-->"))) {
+        } else if ((c == '/' || c == '<' || c == '-') && /* else no comment starts here */
+                   (starts_with(lx, "//") || starts_with(lx, "<!--") ||
+                    (lx->line_start && starts_with(lx, "-->")))) {
             skip_line(lx); /* the last two are HTML-style comments that browsers accept */
-        } else if (starts_with(lx, "/*")) {
+        } else if (c == '/' && starts_with(lx, "/*")) {
             const char *q = lx->p + 2;
             while (q + 1 < lx->end && !(q[0] == '*' && q[1] == '/')) {
                 if (*q == '\n' || *q == '\r')
