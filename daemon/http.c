@@ -124,7 +124,8 @@ static MHD_RESULT handler(void *cls, struct MHD_Connection *conn, const char *ur
                  sizeof not_found - 1);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's printf-style logger; its format strings are its own literals. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);

@@ -360,7 +360,7 @@ bool kasa_iot_outlet_meter_request(const char *child_id, char *buf, size_t cap)
     if (!child_id || !plain_id(child_id, strlen(child_id)))
         return false;
     int n = snprintf(buf, cap, "{\"context\":{\"child_ids\":[\"%s\"]},%s", child_id,
-                     KASA_REQ_EMETER + 1);
+                     &KASA_REQ_EMETER[1]); /* the request without its opening brace */
     return n > 0 && (size_t)n < cap;
 }
 
