@@ -260,6 +260,8 @@ static int start_tag(struct scan *sc, size_t i, size_t *next)
     const unsigned char *s = sc->s;
     size_t n = sc->n;
     size_t nlen = name_at(sc, i + 1);
+    if (memchr(s + i + 1, ':', nlen))
+        sc->h->quirks |= ES_HTML_QUIRK_PREFIXED_NAME;
     bool script = name_is(sc, i + 1, nlen, "script"), style = name_is(sc, i + 1, nlen, "style"),
          form = name_is(sc, i + 1, nlen, "form");
     size_t j = i + 1 + nlen;

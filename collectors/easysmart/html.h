@@ -46,6 +46,10 @@
 /* A form's action attribute contains '&': libxml2 decodes character references; the scan
  * does not. */
 #define ES_HTML_QUIRK_ACTION_ENTITY 4u
+/* A start tag's name has a prefix (<a:script>): libxml2's tree keeps the part after the
+ * colon as the element's name, so its reading sees a script or a form there; for HTML (and
+ * the scan) it is an unknown element. */
+#define ES_HTML_QUIRK_PREFIXED_NAME 8u
 
 struct es_html_script {
     const char *text; /* not NUL-terminated; into the page, or into the copy (arena) */
